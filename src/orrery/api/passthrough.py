@@ -1,0 +1,84 @@
+"""``/v1/chat/completions`` and ``/v1/embeddings`` forwarded to the provider the model names.
+
+The body goes upstream unchanged but for ``model``; streamed answers are relayed byte for byte.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any, AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from orrery.api.common import JSONBody, services
+from orrery.errors import APIError, InvalidRequest
+from orrery.inference.errors import UpstreamError
+from orrery.inference.openai_compat import OpenAICompatProvider
+from orrery.wire.validation import parse_json
+
+router = APIRouter()
+
+JSON_OBJECT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+def _upstream_error(exc: UpstreamError) -> APIError:
+    if exc.kind == "http" and isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+        error = exc.body["error"]
+        return APIError(exc.message, status_code=exc.status, error_type=str(error.get("type") or "upstream_error"),
+                        param=error.get("param"), code=error.get("code"))
+    status = exc.status if exc.kind == "http" and exc.status else exc.http_status
+    return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind)
+
+
+async def _routed_body(request: Request) -> tuple[OpenAICompatProvider, dict[str, Any]]:
+    body = parse_json(await request.body())
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model",
+                             code="missing_required_parameter")
+    provider, upstream_model = services(request).router.resolve(model)
+    return provider, {**body, "model": upstream_model}
+
+
+async def _forward(provider: OpenAICompatProvider, path: str, body: dict[str, Any]) -> Response:
+    if not body.get("stream"):
+        try:
+            return JSONBody(await provider.post_json(path, body))
+        except UpstreamError as exc:
+            raise _upstream_error(exc) from None
+    stack = AsyncExitStack()
+    try:
+        upstream = await stack.enter_async_context(provider.open_stream(path, body))
+    except UpstreamError as exc:
+        await stack.aclose()
+        raise _upstream_error(exc) from None
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in provider.iter_bytes(upstream):
+                yield chunk
+        except UpstreamError as exc:
+            yield b"data: " + orjson.dumps({"error": {"message": exc.message, "type": "upstream_error"}}) + b"\n\n"
+        finally:
+            await stack.aclose()
+
+    return StreamingResponse(relay(), status_code=upstream.status_code,
+                             media_type=upstream.headers.get("content-type", "text/event-stream"),
+                             background=BackgroundTask(stack.aclose))
+
+
+@router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT)
+async def chat_completions(request: Request) -> Response:
+    provider, body = await _routed_body(request)
+    return await _forward(provider, "chat/completions", body)
+
+
+@router.post("/v1/embeddings", openapi_extra=JSON_OBJECT)
+async def embeddings(request: Request) -> Response:
+    provider, body = await _routed_body(request)
+    return await _forward(provider, "embeddings", body)

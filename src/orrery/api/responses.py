@@ -1,0 +1,70 @@
+"""HTTP routes of ``/v1/responses``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from orrery.api.common import JSONBody, services
+from orrery.responses.events import encode_sse
+from orrery.responses.service import failure_error
+from orrery.wire.requests import CreateResponseRequest
+from orrery.wire.validation import parse_request
+
+router = APIRouter()
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+@router.post(
+    "/v1/responses",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def create_response(request: Request) -> Response:
+    body = parse_request(await request.body(), CreateResponseRequest)
+    run = await services(request).responses.create(body)
+    headers = {"x-response-id": run.response_id}
+    if body.stream:
+        return StreamingResponse(encode_sse(run.events()), media_type="text/event-stream",
+                                 headers={**SSE_HEADERS, **headers})
+    async for _ in run.events():
+        pass
+    if run.failure is not None:
+        raise failure_error(run)
+    return JSONBody(run.final, headers=headers)
+
+
+@router.get("/v1/responses")
+async def list_responses(
+    request: Request,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+    model: str | None = None,
+) -> Response:
+    return JSONBody(await services(request).responses.list(after=after, limit=limit, order=order, model=model))
+
+
+@router.get("/v1/responses/{response_id}")
+async def retrieve_response(request: Request, response_id: str) -> Response:
+    return JSONBody(await services(request).responses.retrieve(response_id))
+
+
+@router.delete("/v1/responses/{response_id}")
+async def delete_response(request: Request, response_id: str) -> Response:
+    return JSONBody(await services(request).responses.delete(response_id))
+
+
+@router.get("/v1/responses/{response_id}/input_items")
+async def list_input_items(
+    request: Request,
+    response_id: str,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+    include: list[str] | None = Query(None, alias="include[]"),
+) -> Response:
+    page = await services(request).responses.input_items(response_id, after=after, limit=limit, order=order)
+    return JSONBody(page)

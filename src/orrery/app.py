@@ -1,0 +1,108 @@
+"""The FastAPI application: services wired at start-up, OpenAI-shaped errors everywhere."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from orrery import __version__
+from orrery.api import models, passthrough, responses
+from orrery.api.common import JSONBody
+from orrery.config import Settings
+from orrery.errors import APIError
+from orrery.inference.router import ModelRouter
+from orrery.responses.service import ResponseService
+from orrery.store.database import create_engine, migrate
+from orrery.store.responses import ResponseStore
+from orrery.store.writer import BatchWriter
+from orrery.wire.validation import validation_error
+
+log = logging.getLogger("orrery")
+
+SETTINGS_ENV = "ORRERY_SETTINGS_JSON"
+MIGRATED_ENV = "ORRERY_MIGRATED"
+
+
+@dataclass
+class Services:
+    router: ModelRouter
+    responses: ResponseService
+
+
+def _error_response(error: APIError) -> Response:
+    return JSONBody(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return _error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = tuple(part for part in first["loc"] if part not in ("query", "path", "body", "header"))
+    param = ".".join(str(part) for part in loc) or None
+    return _error_response(APIError(f"Invalid value for '{param}': {first['msg']}.", param=param,
+                                    code="invalid_value"))
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+    return _error_response(APIError(str(exc.detail), status_code=exc.status_code, error_type=kind,
+                                    code=kind if exc.status_code == 404 else None))
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return _error_response(APIError("The server had an error while processing your request.",
+                                    status_code=500, error_type="server_error", code="server_error"))
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.db_url)
+        if run_migrations:
+            await migrate(engine)
+        writer = BatchWriter(engine)
+        writer.start()
+        router = ModelRouter.from_config(settings.providers)
+        app.state.services = Services(router=router, responses=ResponseService(router, ResponseStore(engine, writer)))
+        try:
+            yield
+        finally:
+            await writer.close()
+            await router.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    for module in (responses, models, passthrough):
+        app.include_router(module.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        return JSONBody({"status": "ok"})
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn's worker processes call; the parent passes the settings as JSON."""
+    settings = Settings.from_json(orjson.loads(os.environ[SETTINGS_ENV]))
+    return create_app(settings, run_migrations=os.environ.get(MIGRATED_ENV) != "1")

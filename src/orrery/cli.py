@@ -1,0 +1,73 @@
+"""``orrery serve``: the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+import orjson
+import uvicorn
+
+from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
+from orrery.config import ConfigError, Settings, load_settings
+from orrery.store.database import create_engine, migrate
+
+log = logging.getLogger("orrery")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orrery", description="OpenAI-compatible Responses API server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the server")
+    serve.add_argument("--provider", action="append", metavar="ID=BASE_URL",
+                       help="an OpenAI-compatible upstream (repeatable); API key from ORRERY_<ID>_API_KEY")
+    serve.add_argument("--config", help="YAML config file (default: $ORRERY_CONFIG)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8321)")
+    serve.add_argument("--db", help="SQLAlchemy URL of the store (default sqlite:///~/.orrery/orrery.db)")
+    serve.add_argument("--workers", type=int, help="worker processes sharing the store (default 1)")
+    serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    return parser
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.db_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = load_settings(
+        config_path=args.config,
+        provider_specs=args.provider,
+        overrides={"host": args.host, "port": args.port, "db_url": args.db, "workers": args.workers,
+                   "log_level": args.log_level},
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    providers = ", ".join(f"{p.id}={p.base_url}" for p in settings.providers) or "none"
+    log.info("orrery on http://%s:%d/v1, store %s, providers: %s", settings.host, settings.port,
+             settings.db_url, providers)
+    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+              "access_log": False, "timeout_graceful_shutdown": 5}
+    if settings.workers > 1:
+        asyncio.run(_migrate(settings))
+        os.environ[SETTINGS_ENV] = orjson.dumps(settings.to_json()).decode()
+        os.environ[MIGRATED_ENV] = "1"
+        uvicorn.run("orrery.app:app_from_env", factory=True, workers=settings.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            serve(args)
+    except ConfigError as exc:
+        print(f"orrery: {exc}", file=sys.stderr)
+        sys.exit(2)

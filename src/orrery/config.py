@@ -1,0 +1,156 @@
+"""Settings from an optional YAML file, ORRERY_* environment variables and CLI flags.
+
+Precedence, lowest first: defaults, YAML (``--config`` or ``ORRERY_CONFIG``), environment,
+command-line flags. Provider API keys come from the YAML or ``ORRERY_<ID>_API_KEY``; they are
+never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+DEFAULT_PORT = 8321
+DEFAULT_HOST = "127.0.0.1"
+PROVIDER_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    id: str
+    base_url: str
+    api_key: str | None = None
+    timeout: float = 600.0
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    providers: tuple[ProviderConfig, ...] = ()
+    db_url: str = ""
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".orrery")
+    log_level: str = "info"
+
+    def with_defaults(self) -> Settings:
+        if self.db_url:
+            return self
+        return replace(self, db_url=f"sqlite:///{self.data_dir / 'orrery.db'}")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe form, used to hand the settings to worker processes."""
+        return {
+            "providers": [vars(p) for p in self.providers],
+            "db_url": self.db_url,
+            "host": self.host,
+            "port": self.port,
+            "workers": self.workers,
+            "data_dir": str(self.data_dir),
+            "log_level": self.log_level,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Settings:
+        return cls(
+            providers=tuple(ProviderConfig(**p) for p in data["providers"]),
+            db_url=data["db_url"],
+            host=data["host"],
+            port=data["port"],
+            workers=data["workers"],
+            data_dir=Path(data["data_dir"]),
+            log_level=data["log_level"],
+        )
+
+
+def api_key_from_env(provider_id: str, env: Mapping[str, str]) -> str | None:
+    return env.get(f"ORRERY_{provider_id.upper().replace('-', '_')}_API_KEY") or None
+
+
+def parse_provider_spec(spec: str, env: Mapping[str, str]) -> ProviderConfig:
+    """Parse ``ID=BASE_URL`` as given to ``--provider``."""
+    provider_id, sep, base_url = spec.partition("=")
+    if not sep or not base_url or not PROVIDER_ID.match(provider_id):
+        raise ConfigError(f"--provider expects ID=BASE_URL (ID of letters, digits, - or _), got {spec!r}")
+    return ProviderConfig(id=provider_id, base_url=base_url.rstrip("/"), api_key=api_key_from_env(provider_id, env))
+
+
+def _provider_from_yaml(entry: Any, env: Mapping[str, str]) -> ProviderConfig:
+    if not isinstance(entry, dict) or "id" not in entry or "base_url" not in entry:
+        raise ConfigError(f"each provider needs 'id' and 'base_url', got {entry!r}")
+    provider_id = str(entry["id"])
+    if not PROVIDER_ID.match(provider_id):
+        raise ConfigError(f"provider id {provider_id!r} may hold only letters, digits, - and _")
+    options = {k: entry[k] for k in ("timeout", "connect_timeout") if k in entry}
+    return ProviderConfig(
+        id=provider_id,
+        base_url=str(entry["base_url"]).rstrip("/"),
+        api_key=entry.get("api_key") or api_key_from_env(provider_id, env),
+        **{k: float(v) for k, v in options.items()},
+    )
+
+
+def load_settings(
+    *,
+    config_path: str | None = None,
+    provider_specs: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from YAML, environment and explicit overrides (CLI flags)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    providers: list[ProviderConfig] = []
+
+    path = config_path or env.get("ORRERY_CONFIG")
+    if path:
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ConfigError(f"config {path} must be a mapping")
+        providers = [_provider_from_yaml(p, env) for p in document.get("providers") or []]
+        for key in ("host", "port", "workers", "log_level"):
+            if key in document:
+                values[key] = document[key]
+        if "db" in document:
+            values["db_url"] = document["db"]
+        if "data_dir" in document:
+            values["data_dir"] = Path(document["data_dir"]).expanduser()
+
+    for key, name in (("db_url", "ORRERY_DB"), ("host", "ORRERY_HOST"), ("port", "ORRERY_PORT"),
+                      ("data_dir", "ORRERY_DATA_DIR"), ("log_level", "ORRERY_LOG_LEVEL")):
+        if env.get(name):
+            values[key] = env[name]
+
+    if provider_specs:
+        providers = [parse_provider_spec(spec, env) for spec in provider_specs]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+
+    ids = [p.id for p in providers]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"provider ids must be unique, got {ids}")
+    try:
+        settings = Settings(
+            providers=tuple(providers),
+            db_url=str(values.get("db_url", "")),
+            host=str(values.get("host", DEFAULT_HOST)),
+            port=int(values.get("port", DEFAULT_PORT)),
+            workers=int(values.get("workers", 1)),
+            data_dir=Path(values.get("data_dir", Path.home() / ".orrery")).expanduser(),
+            log_level=str(values.get("log_level", "info")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return settings.with_defaults()

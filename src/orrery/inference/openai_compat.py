@@ -1,0 +1,117 @@
+"""A provider for any OpenAI-compatible chat-completions server, over one pooled httpx client."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import httpx
+import orjson
+
+from orrery.config import ProviderConfig
+from orrery.inference.errors import UpstreamError, upstream_message
+from orrery.inference.sse import iter_sse_json
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def _decode_body(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+class OpenAICompatProvider:
+    """Talks to ``{base_url}/chat/completions``, ``/embeddings`` and ``/models``."""
+
+    def __init__(self, config: ProviderConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.id = config.id
+        self.base_url = config.base_url
+        headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @asynccontextmanager
+    async def open_stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+        """POST ``body`` and hold the response open; a non-2xx answer raises UpstreamError."""
+        request = self._client.build_request("POST", path, content=orjson.dumps(body), headers=JSON_HEADERS)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("connect", f"upstream {self.id} unreachable: {exc!r}") from exc
+        try:
+            if response.status_code >= 400:
+                raw = await self._read(response)
+                payload = _decode_body(raw)
+                raise UpstreamError(
+                    "http",
+                    upstream_message(payload, f"upstream {self.id} answered HTTP {response.status_code}"),
+                    status=response.status_code,
+                    body=payload,
+                )
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        try:
+            return await response.aread()
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("protocol", f"upstream {self.id} broke its answer: {exc!r}") from exc
+
+    async def iter_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The raw body, with transport failures turned into UpstreamError."""
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("timeout", f"upstream {self.id} stopped sending: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("protocol", f"upstream {self.id} broke the stream: {exc!r}") from exc
+
+    async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Yield the chunks of a streamed chat completion as dicts."""
+        async with self.open_stream("chat/completions", body) as response:
+            try:
+                async for chunk in iter_sse_json(self.iter_bytes(response)):
+                    if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
+                        raise UpstreamError("protocol", upstream_message(chunk, "upstream sent an error"), body=chunk)
+                    yield chunk
+            except orjson.JSONDecodeError as exc:
+                raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        async with self.open_stream(path, body) as response:
+            raw = await self._read(response)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        try:
+            response = await self._client.get("models")
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("connect", f"upstream {self.id} unreachable: {exc!r}") from exc
+        if response.status_code >= 400:
+            payload = _decode_body(response.content)
+            raise UpstreamError("http", upstream_message(payload, f"HTTP {response.status_code}"),
+                                status=response.status_code, body=payload)
+        data = _decode_body(response.content)
+        models = data.get("data") if isinstance(data, dict) else None
+        return [m for m in models or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]

@@ -1,0 +1,60 @@
+"""Maps a requested model, ``ID/NAME`` or a bare ``NAME``, to a provider and its upstream model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from orrery.config import ProviderConfig
+from orrery.errors import NotFound
+from orrery.inference.errors import UpstreamError
+from orrery.inference.openai_compat import OpenAICompatProvider
+
+log = logging.getLogger(__name__)
+
+
+class ModelRouter:
+    def __init__(self, providers: list[OpenAICompatProvider]) -> None:
+        self.providers = {p.id: p for p in providers}
+        self._first = providers[0] if providers else None
+
+    @classmethod
+    def from_config(cls, configs: tuple[ProviderConfig, ...]) -> ModelRouter:
+        return cls([OpenAICompatProvider(c) for c in configs])
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(p.aclose() for p in self.providers.values()))
+
+    def resolve(self, model: str) -> tuple[OpenAICompatProvider, str]:
+        provider_id, sep, name = model.partition("/")
+        if sep and name:
+            provider = self.providers.get(provider_id)
+            if provider is None:
+                raise NotFound(
+                    f"The model '{model}' does not exist: no provider '{provider_id}' is configured "
+                    f"(configured: {', '.join(self.providers) or 'none'}).",
+                    param="model", code="model_not_found",
+                )
+            return provider, name
+        if self._first is None or not model:
+            raise NotFound(f"The model '{model}' does not exist: no provider is configured.",
+                           param="model", code="model_not_found")
+        return self._first, model
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """Every provider's upstream models as ``ID/NAME``; an unreachable provider is skipped."""
+        async def one(provider: OpenAICompatProvider) -> list[dict[str, Any]]:
+            try:
+                models = await provider.list_models()
+            except UpstreamError as exc:
+                log.warning("cannot list models of provider %s: %s", provider.id, exc.message)
+                return []
+            return [
+                {"id": f"{provider.id}/{m['id']}", "object": "model",
+                 "created": int(m.get("created") or 0), "owned_by": str(m.get("owned_by") or provider.id)}
+                for m in models
+            ]
+
+        lists = await asyncio.gather(*(one(p) for p in self.providers.values()))
+        return [model for models in lists for model in models]

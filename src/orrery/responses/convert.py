@@ -1,0 +1,162 @@
+"""Responses items → chat-completion messages and request body, in the exact shapes of the seeds.
+
+Items are the JSON dicts we store: input items as the client sent them, output items as we built
+them. A user message given as a string stays a string; content parts become chat parts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from orrery.wire.requests import CreateResponseRequest
+
+CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+
+
+def _chat_part(part: dict[str, Any]) -> dict[str, Any] | None:
+    kind = part.get("type")
+    if kind in ("input_text", "output_text"):
+        return {"type": "text", "text": part["text"]}
+    if kind == "refusal":
+        return {"type": "text", "text": part["refusal"]}
+    if kind == "input_image":
+        url = part.get("image_url") or part.get("file_id")
+        return {"type": "image_url", "image_url": {"url": url, "detail": part.get("detail", "auto")}}
+    if kind == "input_file":
+        file: dict[str, Any] = {}
+        for key in ("file_data", "file_id", "filename"):
+            if part.get(key):
+                file[key] = part[key]
+        return {"type": "file", "file": file}
+    return None
+
+
+def _text_of(parts: Iterable[dict[str, Any]]) -> str:
+    return "".join(p.get("text") or p.get("refusal") or "" for p in parts)
+
+
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    role = CHAT_ROLE[item["role"]]
+    content = item["content"]
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if role == "assistant":
+        return {"role": role, "content": _text_of(content)}
+    parts = [p for p in (_chat_part(part) for part in content) if p is not None]
+    if role == "system":
+        return {"role": role, "content": _text_of(parts)}
+    return {"role": role, "content": parts}
+
+
+def _tool_output(output: Any) -> Any:
+    if isinstance(output, str):
+        return output
+    return [p for p in (_chat_part(part) for part in output) if p is not None]
+
+
+def items_to_messages(items: Iterable[dict[str, Any]], instructions: str | None) -> list[dict[str, Any]]:
+    """Chat messages for a history of items; consecutive function calls share one assistant turn."""
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    pending_calls: dict[str, Any] | None = None
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            if pending_calls is None:
+                pending_calls = {"role": "assistant", "content": "", "tool_calls": []}
+                messages.append(pending_calls)
+            calls = pending_calls["tool_calls"]
+            calls.append({
+                "index": len(calls),
+                "id": item["call_id"],
+                "type": "function",
+                "function": {"name": item["name"], "arguments": item["arguments"]},
+            })
+            continue
+        pending_calls = None
+        if kind == "message":
+            messages.append(_message(item))
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})
+    return messages
+
+
+def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
+    fmt = request.text.format if request.text else None
+    if fmt is None or fmt.type == "text":
+        return None
+    if fmt.type == "json_object":
+        return {"type": "json_object"}
+    schema: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema_}
+    if fmt.description is not None:
+        schema["description"] = fmt.description
+    if fmt.strict is not None:
+        schema["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], Any]:
+    """Function tools in chat shape and the chat ``tool_choice``.
+
+    ``allowed_tools`` narrows the offered tools to the allowed ones, which every backend
+    understands, rather than relying on the newer chat ``allowed_tools`` choice.
+    """
+    tools = request.tools or []
+    choice = request.tool_choice
+    chat_choice: Any = None
+    if isinstance(choice, str):
+        chat_choice = choice
+    elif choice is not None and choice.type == "function":
+        chat_choice = {"type": "function", "function": {"name": choice.name}}
+    elif choice is not None:
+        allowed = {t.name for t in choice.tools}
+        tools = [t for t in tools if t.name in allowed]
+        chat_choice = choice.mode
+    chat_tools = []
+    for tool in tools:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            function["description"] = tool.description
+        if tool.parameters is not None:
+            function["parameters"] = tool.parameters
+        if tool.strict is not None:
+            function["strict"] = tool.strict
+        chat_tools.append({"type": "function", "function": function})
+    return chat_tools, chat_choice
+
+
+def chat_request_body(request: CreateResponseRequest, upstream_model: str,
+                      messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The upstream chat-completions body; only parameters the client set are sent."""
+    body: dict[str, Any] = {"model": upstream_model, "messages": messages}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.max_output_tokens is not None:
+        body["max_tokens"] = request.max_output_tokens
+    response_format = _response_format(request)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if request.include and "message.output_text.logprobs" in request.include:
+        body["logprobs"] = True
+    if request.top_logprobs is not None:
+        body["logprobs"] = True
+        body["top_logprobs"] = request.top_logprobs
+    for key in ("user", "safety_identifier", "prompt_cache_key"):
+        value = getattr(request, key)
+        if value is not None:
+            body[key] = value
+    if request.reasoning is not None and request.reasoning.effort is not None:
+        body["reasoning_effort"] = request.reasoning.effort
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    chat_tools, chat_choice = _chat_tools(request)
+    if chat_tools:
+        body["tools"] = chat_tools
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    if chat_choice is not None and chat_tools:
+        body["tool_choice"] = chat_choice
+    return body

@@ -1,0 +1,270 @@
+"""One response's run: upstream chat stream in, Responses events out, usage summed, state stored.
+
+The run is an async generator of event dicts. Streaming sends them as SSE; non-streaming drains
+the same generator and keeps the final response object, so both share one code path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, AsyncIterator, Protocol
+
+from orrery.ids import new_id
+from orrery.inference.errors import UpstreamError
+from orrery.responses.events import EventCounter
+from orrery.wire import objects
+
+INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+class ChatStreamer(Protocol):
+    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class RunRecorder(Protocol):
+    """Where a stored response's final state goes; ``None`` for ``store=false``."""
+
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None: ...
+
+    def abandon(self, response: dict[str, Any]) -> None: ...
+
+
+def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]]:
+    content = (choice.get("logprobs") or {}).get("content") or []
+    return [
+        {
+            "token": entry["token"],
+            "bytes": entry.get("bytes") or list(entry["token"].encode()),
+            "logprob": entry["logprob"],
+            "top_logprobs": [
+                {"token": top["token"], "bytes": top.get("bytes") or list(top["token"].encode()),
+                 "logprob": top["logprob"]}
+                for top in entry.get("top_logprobs") or []
+            ],
+        }
+        for entry in content
+    ]
+
+
+class _OpenItem:
+    """An output item still receiving deltas."""
+
+    __slots__ = ("item", "index", "chunks", "logprobs")
+
+    def __init__(self, item: dict[str, Any], index: int) -> None:
+        self.item = item
+        self.index = index
+        self.chunks: list[str] = []
+        self.logprobs: list[dict[str, Any]] = []
+
+
+class ResponseRun:
+    def __init__(
+        self,
+        *,
+        response_id: str,
+        created_at_us: int,
+        params: dict[str, Any],
+        provider: ChatStreamer,
+        chat_body: dict[str, Any],
+        recorder: RunRecorder | None,
+        include_logprobs: bool,
+    ) -> None:
+        self.response_id = response_id
+        self.created_at = created_at_us // 1_000_000
+        self.params = params
+        self.provider = provider
+        self.chat_body = chat_body
+        self.recorder = recorder
+        self.include_logprobs = include_logprobs
+        self.output: list[dict[str, Any]] = []
+        self.usage: dict[str, Any] | None = None
+        self.failure: UpstreamError | None = None
+        self.final: dict[str, Any] | None = None
+        self._event = EventCounter()
+        self._message: _OpenItem | None = None
+        self._reasoning: _OpenItem | None = None
+        self._calls: dict[int, _OpenItem] = {}
+        self._open_call: _OpenItem | None = None
+
+    def snapshot(self, status: str, **fields: Any) -> dict[str, Any]:
+        return objects.response_object(
+            response_id=self.response_id, created_at=self.created_at, status=status,
+            params=self.params, output=list(self.output), usage=self.usage, **fields,
+        )
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        event = self._event
+        yield event("response.created", response=self.snapshot("in_progress"))
+        yield event("response.in_progress", response=self.snapshot("in_progress"))
+        finish_reason: str | None = None
+        finished = False
+        try:
+            try:
+                async for chunk in self.provider.stream_chat(self.chat_body):
+                    usage = chunk.get("usage")
+                    if usage:
+                        self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
+                    for choice in chunk.get("choices") or ():
+                        if choice.get("index", 0) != 0:
+                            continue
+                        for out in self._on_choice(choice):
+                            yield out
+                        finish_reason = choice.get("finish_reason") or finish_reason
+            except UpstreamError as exc:
+                self.failure = exc
+            status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
+            for out in self._close_all("incomplete" if status != "completed" else "completed"):
+                yield out
+            terminal = await self._finish(status, finish_reason)
+            finished = True
+            yield terminal
+        finally:
+            if not finished and self.recorder is not None:
+                self.recorder.abandon(self.snapshot("cancelled"))
+
+    async def _finish(self, status: str, finish_reason: str | None) -> dict[str, Any]:
+        completed_at_us = time.time_ns() // 1000 if status == "completed" else None
+        fields: dict[str, Any] = {}
+        if status == "failed":
+            assert self.failure is not None
+            fields["error"] = {"code": self.failure.response_error_code, "message": self.failure.message}
+        elif status == "incomplete":
+            fields["incomplete_details"] = {"reason": INCOMPLETE_REASONS[finish_reason or "length"]}
+        else:
+            fields["completed_at"] = completed_at_us // 1_000_000 if completed_at_us else None
+        self.final = self.snapshot(status, **fields)
+        if self.recorder is not None:
+            await self.recorder.finish(self.final, completed_at_us)
+        return self._event(f"response.{status}", response=self.final)
+
+    def _on_choice(self, choice: dict[str, Any]) -> list[dict[str, Any]]:
+        delta = choice.get("delta") or {}
+        events: list[dict[str, Any]] = []
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            events += self._reasoning_delta(reasoning)
+        content = delta.get("content")
+        if content:
+            events += self._text_delta(content, choice)
+        for call in delta.get("tool_calls") or ():
+            events += self._call_delta(call)
+        return events
+
+    def _add_item(self, item: dict[str, Any]) -> tuple[_OpenItem, dict[str, Any]]:
+        open_item = _OpenItem(item, len(self.output))
+        self.output.append(item)
+        return open_item, self._event("response.output_item.added", output_index=open_item.index, item=dict(item))
+
+    def _reasoning_delta(self, text: str) -> list[dict[str, Any]]:
+        events = []
+        if self._reasoning is None:
+            events += self._close_all("completed")
+            self._reasoning, added = self._add_item(objects.reasoning_item(new_id("rs")))
+            events.append(added)
+            events.append(self._event(
+                "response.content_part.added", item_id=self._reasoning.item["id"],
+                output_index=self._reasoning.index, content_index=0, part=objects.reasoning_text_part(),
+            ))
+        self._reasoning.chunks.append(text)
+        events.append(self._event(
+            "response.reasoning_text.delta", item_id=self._reasoning.item["id"],
+            output_index=self._reasoning.index, content_index=0, delta=text,
+        ))
+        return events
+
+    def _text_delta(self, text: str, choice: dict[str, Any]) -> list[dict[str, Any]]:
+        events = []
+        if self._message is None:
+            events += self._close_all("completed")
+            self._message, added = self._add_item(objects.message_item(new_id("msg")))
+            events.append(added)
+            events.append(self._event(
+                "response.content_part.added", item_id=self._message.item["id"],
+                output_index=self._message.index, content_index=0, part=objects.output_text_part(),
+            ))
+        logprobs = _logprobs(choice) if self.include_logprobs else []
+        self._message.chunks.append(text)
+        self._message.logprobs += logprobs
+        events.append(self._event(
+            "response.output_text.delta", item_id=self._message.item["id"],
+            output_index=self._message.index, content_index=0, delta=text, logprobs=logprobs,
+        ))
+        return events
+
+    def _call_delta(self, call: dict[str, Any]) -> list[dict[str, Any]]:
+        events = []
+        position = call.get("index", len(self._calls))
+        function = call.get("function") or {}
+        open_call = self._calls.get(position)
+        if open_call is None:
+            events += self._close_all("completed")
+            item = objects.function_call_item(
+                new_id("fc"), call.get("id") or new_id("call"), function.get("name") or "",
+            )
+            open_call, added = self._add_item(item)
+            self._calls[position] = self._open_call = open_call
+            events.append(added)
+        elif not open_call.item["name"] and function.get("name"):
+            open_call.item["name"] = function["name"]
+        arguments = function.get("arguments")
+        if arguments:
+            open_call.chunks.append(arguments)
+            if open_call is self._open_call:
+                events.append(self._event(
+                    "response.function_call_arguments.delta", item_id=open_call.item["id"],
+                    output_index=open_call.index, delta=arguments,
+                ))
+        return events
+
+    def _close_all(self, status: str) -> list[dict[str, Any]]:
+        """Finish every open item with its done events, in output order."""
+        events: list[dict[str, Any]] = []
+        if self._reasoning is not None:
+            events += self._close_reasoning(self._reasoning, status)
+            self._reasoning = None
+        if self._message is not None:
+            events += self._close_message(self._message, status)
+            self._message = None
+        if self._open_call is not None:
+            events += self._close_call(self._open_call, status)
+            self._open_call = None
+        return events
+
+    def _close_reasoning(self, open_item: _OpenItem, status: str) -> list[dict[str, Any]]:
+        item, index = open_item.item, open_item.index
+        text = "".join(open_item.chunks)
+        part = objects.reasoning_text_part(text)
+        item["content"] = [part]
+        item["status"] = status
+        return [
+            self._event("response.reasoning_text.done", item_id=item["id"], output_index=index,
+                        content_index=0, text=text),
+            self._event("response.content_part.done", item_id=item["id"], output_index=index,
+                        content_index=0, part=part),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
+    def _close_message(self, open_item: _OpenItem, status: str) -> list[dict[str, Any]]:
+        item, index = open_item.item, open_item.index
+        text = "".join(open_item.chunks)
+        part = objects.output_text_part(text, open_item.logprobs)
+        item["content"] = [part]
+        item["status"] = status
+        return [
+            self._event("response.output_text.done", item_id=item["id"], output_index=index,
+                        content_index=0, text=text, logprobs=open_item.logprobs),
+            self._event("response.content_part.done", item_id=item["id"], output_index=index,
+                        content_index=0, part=part),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
+    def _close_call(self, open_item: _OpenItem, status: str) -> list[dict[str, Any]]:
+        item, index = open_item.item, open_item.index
+        item["arguments"] = "".join(open_item.chunks)
+        item["status"] = status
+        return [
+            self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                        arguments=item["arguments"]),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]

@@ -1,0 +1,209 @@
+"""Stored responses: rows, their items, history along ``previous_response_id``, keyset pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import and_, delete, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orrery.store.schema import Json, response_items, responses
+from orrery.store.writer import BatchWriter
+
+Order = Literal["asc", "desc"]
+
+HISTORY = text(
+    """
+    WITH RECURSIVE chain(id, previous_response_id, depth) AS (
+        SELECT id, previous_response_id, 0 FROM responses WHERE id = :id
+        UNION ALL
+        SELECT r.id, r.previous_response_id, chain.depth + 1
+        FROM responses r JOIN chain ON r.id = chain.previous_response_id
+        WHERE chain.depth < 100000
+    )
+    SELECT i.data FROM chain JOIN response_items i ON i.response_id = chain.id
+    ORDER BY chain.depth DESC, i.role ASC, i.position ASC
+    """
+).columns(data=Json)
+"""Every ancestor's items, oldest response first; within one, input before output (the role
+names sort that way)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    id: str
+    status: str
+    created_at_us: int
+    completed_at_us: int | None
+    params: dict[str, Any]
+    usage: dict[str, Any] | None
+    error: dict[str, Any] | None
+    incomplete_details: dict[str, Any] | None
+
+
+def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"response_id": response_id, "role": role, "position": position, "id": item["id"],
+         "type": item.get("type", "message"), "data": item}
+        for position, item in enumerate(items)
+    ]
+
+
+class ResponseStore:
+    def __init__(self, engine: AsyncEngine, writer: BatchWriter) -> None:
+        self.engine = engine
+        self.writer = writer
+
+    # writes
+
+    def begin(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
+              input_items: list[dict[str, Any]], conversation_id: str | None = None,
+              owner: str | None = None) -> None:
+        """Queue the in-progress row and the response's own input items; not awaited."""
+        row = {
+            "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
+            "model": params["model"], "previous_response_id": params["previous_response_id"],
+            "conversation_id": conversation_id, "params": params, "usage": None, "error": None,
+            "incomplete_details": None, "owner": owner,
+        }
+        rows = _item_rows(response_id, "input", input_items)
+
+        async def write(connection: AsyncConnection) -> None:
+            await connection.execute(insert(responses), [row])
+            if rows:
+                await connection.execute(insert(response_items), rows)
+
+        self.writer.submit(write)
+
+    def _final_write(self, response: dict[str, Any], completed_at_us: int | None):
+        response_id = response["id"]
+        values = {
+            "status": response["status"], "completed_at": completed_at_us, "usage": response["usage"],
+            "error": response["error"], "incomplete_details": response["incomplete_details"],
+        }
+        rows = _item_rows(response_id, "output", response["output"])
+
+        async def write(connection: AsyncConnection) -> None:
+            await connection.execute(update(responses).where(responses.c.id == response_id).values(**values))
+            if rows:
+                await connection.execute(insert(response_items), rows)
+
+        return write
+
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
+        """Store the final state and output; awaited so a client can chain on it at once."""
+        await self.writer.submit(self._final_write(response, completed_at_us))
+
+    def abandon(self, response: dict[str, Any]) -> None:
+        """Store a run cut short (client gone); not awaited."""
+        self.writer.submit(self._final_write(response, None))
+
+    async def delete(self, response_id: str) -> bool:
+        async with self.engine.begin() as connection:
+            await connection.execute(delete(response_items).where(response_items.c.response_id == response_id))
+            result = await connection.execute(delete(responses).where(responses.c.id == response_id))
+        return result.rowcount > 0
+
+    # reads
+
+    async def get(self, response_id: str) -> tuple[StoredResponse, list[dict[str, Any]]] | None:
+        """The row and its output items."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(responses).where(responses.c.id == response_id))).first()
+            if row is None:
+                return None
+            output = await self._items(connection, response_id, "output")
+        return self._stored(row), output
+
+    async def get_status_and_history(self, response_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """The response's status and the items of its whole chain, oldest first."""
+        async with self.engine.connect() as connection:
+            status = (await connection.execute(
+                select(responses.c.status).where(responses.c.id == response_id))).scalar()
+            if status is None:
+                return None
+            items = (await connection.execute(HISTORY, {"id": response_id})).scalars().all()
+        return status, list(items)
+
+    async def input_items(self, response_id: str, *, after: str | None, limit: int,
+                          order: Order) -> Page | None:
+        async with self.engine.connect() as connection:
+            exists = (await connection.execute(
+                select(responses.c.id).where(responses.c.id == response_id))).first()
+            if exists is None:
+                return None
+            query = select(response_items.c.data).where(
+                response_items.c.response_id == response_id, response_items.c.role == "input")
+            if after is not None:
+                cursor = (await connection.execute(
+                    select(response_items.c.position).where(
+                        response_items.c.response_id == response_id, response_items.c.role == "input",
+                        response_items.c.id == after).order_by(response_items.c.position).limit(1))).scalar()
+                if cursor is not None:
+                    query = query.where(response_items.c.position > cursor if order == "asc"
+                                        else response_items.c.position < cursor)
+            position = response_items.c.position
+            query = query.order_by(position.asc() if order == "asc" else position.desc()).limit(limit + 1)
+            data = list((await connection.execute(query)).scalars().all())
+        return Page(data=data[:limit], has_more=len(data) > limit)
+
+    async def list_page(self, *, after: str | None, limit: int, order: Order,
+                   model: str | None) -> tuple[list[tuple[StoredResponse, list[dict[str, Any]]]], bool]:
+        async with self.engine.connect() as connection:
+            query = select(responses)
+            if model is not None:
+                query = query.where(responses.c.model == model)
+            if after is not None:
+                cursor = (await connection.execute(
+                    select(responses.c.created_at).where(responses.c.id == after))).scalar()
+                if cursor is not None:
+                    query = query.where(_keyset(cursor, after, order))
+            if order == "asc":
+                query = query.order_by(responses.c.created_at.asc(), responses.c.id.asc())
+            else:
+                query = query.order_by(responses.c.created_at.desc(), responses.c.id.desc())
+            rows = (await connection.execute(query.limit(limit + 1))).all()
+            page = rows[:limit]
+            outputs = await self._outputs(connection, [row.id for row in page])
+        return [(self._stored(row), outputs.get(row.id, [])) for row in page], len(rows) > limit
+
+    # helpers
+
+    async def _items(self, connection: AsyncConnection, response_id: str, role: str) -> list[dict[str, Any]]:
+        query = (select(response_items.c.data)
+                 .where(response_items.c.response_id == response_id, response_items.c.role == role)
+                 .order_by(response_items.c.position))
+        return list((await connection.execute(query)).scalars().all())
+
+    async def _outputs(self, connection: AsyncConnection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        if not ids:
+            return {}
+        query = (select(response_items.c.response_id, response_items.c.data)
+                 .where(response_items.c.response_id.in_(ids), response_items.c.role == "output")
+                 .order_by(response_items.c.response_id, response_items.c.position))
+        outputs: dict[str, list[dict[str, Any]]] = {}
+        for response_id, data in (await connection.execute(query)).all():
+            outputs.setdefault(response_id, []).append(data)
+        return outputs
+
+    @staticmethod
+    def _stored(row: Any) -> StoredResponse:
+        return StoredResponse(
+            id=row.id, status=row.status, created_at_us=row.created_at, completed_at_us=row.completed_at,
+            params=row.params, usage=row.usage, error=row.error, incomplete_details=row.incomplete_details,
+        )
+
+
+def _keyset(created_at: int, response_id: str, order: Order) -> Any:
+    if order == "asc":
+        return or_(responses.c.created_at > created_at,
+                   and_(responses.c.created_at == created_at, responses.c.id > response_id))
+    return or_(responses.c.created_at < created_at,
+               and_(responses.c.created_at == created_at, responses.c.id < response_id))

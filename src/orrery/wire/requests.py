@@ -1,0 +1,237 @@
+"""Request models for ``POST /v1/responses``: strict where OpenAI is strict, OpenAI-shaped errors.
+
+Items a client echoes back from an earlier response carry fields we do not use (``status``,
+``annotations``…), so item models ignore extras; top-level parameters are strict, as OpenAI's are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+Role = Literal["user", "assistant", "system", "developer"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class InputText(_Lenient):
+    type: Literal["input_text"]
+    text: str
+
+
+class InputImage(_Lenient):
+    type: Literal["input_image"]
+    image_url: str | None = None
+    file_id: str | None = None
+    detail: Literal["low", "high", "auto", "original"] = "auto"
+
+
+class InputFile(_Lenient):
+    type: Literal["input_file"]
+    file_id: str | None = None
+    file_data: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+
+
+class OutputText(_Lenient):
+    type: Literal["output_text"]
+    text: str
+
+
+class Refusal(_Lenient):
+    type: Literal["refusal"]
+    refusal: str
+
+
+ContentPart = Annotated[
+    Union[InputText, InputImage, InputFile, OutputText, Refusal], Field(discriminator="type")
+]
+
+
+class MessageItem(_Lenient):
+    type: Literal["message"] = "message"
+    role: Role
+    content: str | list[ContentPart]
+    id: str | None = None
+
+
+class FunctionCallItem(_Lenient):
+    type: Literal["function_call"]
+    call_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: str
+    id: str | None = None
+
+
+class FunctionCallOutputItem(_Lenient):
+    type: Literal["function_call_output"]
+    call_id: str = Field(min_length=1)
+    output: str | list[ContentPart]
+    id: str | None = None
+
+
+class ReasoningItem(_Lenient):
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] | None = None
+
+
+def _item_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("type", "message")
+    return getattr(value, "type", None)
+
+
+InputItem = Annotated[
+    Union[
+        Annotated[MessageItem, Tag("message")],
+        Annotated[FunctionCallItem, Tag("function_call")],
+        Annotated[FunctionCallOutputItem, Tag("function_call_output")],
+        Annotated[ReasoningItem, Tag("reasoning")],
+    ],
+    Discriminator(_item_tag),
+]
+
+
+class FunctionTool(_Strict):
+    type: Literal["function"]
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+Tool = Annotated[Union[FunctionTool], Field(discriminator="type")]
+
+
+class FunctionChoice(_Strict):
+    type: Literal["function"]
+    name: str
+
+
+class AllowedTool(_Lenient):
+    type: Literal["function"]
+    name: str
+
+
+class AllowedToolsChoice(_Strict):
+    type: Literal["allowed_tools"]
+    mode: Literal["auto", "required"]
+    tools: list[AllowedTool]
+
+
+ToolChoice = Union[
+    Literal["none", "auto", "required"],
+    Annotated[Union[FunctionChoice, AllowedToolsChoice], Field(discriminator="type")],
+]
+
+
+class TextFormatText(_Strict):
+    type: Literal["text"]
+
+
+class TextFormatJSONObject(_Strict):
+    type: Literal["json_object"]
+
+
+class TextFormatJSONSchema(_Strict):
+    type: Literal["json_schema"]
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
+TextFormat = Annotated[
+    Union[TextFormatText, TextFormatJSONObject, TextFormatJSONSchema], Field(discriminator="type")
+]
+
+
+class TextConfig(_Strict):
+    format: TextFormat | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ReasoningConfig(_Strict):
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+    generate_summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+class ConversationRef(_Strict):
+    id: str
+
+
+Includable = Literal[
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+]
+
+
+class StreamOptions(_Strict):
+    include_obfuscation: bool | None = None
+
+
+class CreateResponseRequest(_Strict):
+    model: str = Field(min_length=1)
+    input: str | list[InputItem] = Field(default_factory=list)
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    conversation: str | ConversationRef | None = None
+    store: bool = True
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    background: bool | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)
+    metadata: dict[str, str] | None = None
+    text: TextConfig | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    include: list[Includable] | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    reasoning: ReasoningConfig | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > 16:
+            raise ValueError("metadata may hold at most 16 keys")
+        for key, item in value.items():
+            if len(key) > 64:
+                raise ValueError(f"metadata key {key[:70]!r} is longer than 64 characters")
+            if len(item) > 512:
+                raise ValueError(f"metadata value of {key!r} is longer than 512 characters")
+        return value
+
+    @property
+    def conversation_id(self) -> str | None:
+        if isinstance(self.conversation, ConversationRef):
+            return self.conversation.id
+        return self.conversation

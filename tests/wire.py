@@ -1,0 +1,121 @@
+"""Checks that what orrery sends is OpenAI's wire format, on every object and every stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
+from pydantic import TypeAdapter
+
+STREAM_EVENT = TypeAdapter(ResponseStreamEvent)
+RESPONSE_ITEM = TypeAdapter(ResponseItem)
+TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
+
+
+def check_response(data: dict[str, Any]) -> Response:
+    """Validate a response object against the SDK type and return it typed."""
+    response = Response.model_validate(data)
+    assert data["object"] == "response"
+    return response
+
+
+def read_sse(raw: bytes) -> list[dict[str, Any]]:
+    """Parse SSE frames, asserting LF framing and that each ``event:`` names its data's type."""
+    import orjson
+
+    assert b"\r" not in raw, "SSE frames must use LF line endings"
+    assert raw.endswith(b"\n\n"), "the stream must end with a complete frame"
+    events = []
+    for frame in raw.decode().split("\n\n"):
+        if not frame:
+            continue
+        lines = frame.split("\n")
+        assert len(lines) == 2, f"a frame is one event: line and one data: line, got {lines!r}"
+        assert lines[0].startswith("event: ") and lines[1].startswith("data: "), lines
+        event = orjson.loads(lines[1][len("data: "):])
+        assert lines[0][len("event: "):] == event["type"]
+        events.append(event)
+    return events
+
+
+def stream(base_url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """POST a streaming create over raw HTTP and return its checked events."""
+    with httpx.Client(timeout=30) as http:
+        response = http.post(f"{base_url}/responses", json={**body, "stream": True}, headers=headers or {})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = read_sse(response.content)
+    check_events(events)
+    return events
+
+
+def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Check one response's stream end to end; return the final response object."""
+    for event in events:
+        STREAM_EVENT.validate_python(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[0]["type"] == "response.created" and events[1]["type"] == "response.in_progress"
+    assert events[0]["response"]["status"] == "in_progress"
+    terminal = [e for e in events if e["type"] in TERMINAL]
+    assert len(terminal) == 1 and terminal[0] is events[-1], [e["type"] for e in events]
+    final = events[-1]["response"]
+    check_response(final)
+    response_id = events[0]["response"]["id"]
+    assert all(e["response"]["id"] == response_id for e in events if "response" in e)
+
+    items: dict[str, dict[str, Any]] = {}
+    for event in events[2:-1]:
+        kind = event["type"]
+        if kind == "response.output_item.added":
+            assert event["output_index"] == len(items), "items are added in output order"
+            item = event["item"]
+            items[item["id"]] = {"index": event["output_index"], "type": item["type"], "text": [], "args": [],
+                                 "reasoning": [], "stage": "added", "done": None}
+            continue
+        item_id = event["item"]["id"] if "item" in event else event["item_id"]
+        state = items[item_id]
+        assert event["output_index"] == state["index"], event
+        assert state["stage"] != "done", f"{kind} after output_item.done"
+        if "content_index" in event:
+            assert event["content_index"] == 0
+        if kind == "response.content_part.added":
+            assert state["stage"] == "added"
+            state["stage"] = "part"
+        elif kind == "response.output_text.delta":
+            assert state["stage"] == "part"
+            state["text"].append(event["delta"])
+        elif kind == "response.output_text.done":
+            assert event["text"] == "".join(state["text"])
+            state["stage"] = "text_done"
+        elif kind == "response.reasoning_text.delta":
+            state["reasoning"].append(event["delta"])
+        elif kind == "response.reasoning_text.done":
+            assert event["text"] == "".join(state["reasoning"])
+        elif kind == "response.content_part.done":
+            state["stage"] = "part_done"
+            part = event["part"]
+            joined = "".join(state["text"] if part["type"] == "output_text" else state["reasoning"])
+            assert part["text"] == joined
+        elif kind == "response.function_call_arguments.delta":
+            state["args"].append(event["delta"])
+        elif kind == "response.function_call_arguments.done":
+            assert event["arguments"] == "".join(state["args"])
+            state["stage"] = "args_done"
+        elif kind == "response.output_item.done":
+            if state["type"] == "message":
+                assert state["stage"] == "part_done"
+            if state["type"] == "function_call":
+                assert state["stage"] == "args_done"
+            state["stage"] = "done"
+            state["done"] = event["item"]
+    assert len(final["output"]) == len(items)
+    for item_id, state in items.items():
+        assert state["stage"] == "done", f"item {item_id} never finished"
+        assert final["output"][state["index"]] == state["done"]
+    return final
+
+
+def output_text(response: dict[str, Any]) -> str:
+    return "".join(part["text"] for item in response["output"] if item["type"] == "message"
+                   for part in item["content"] if part["type"] == "output_text")
