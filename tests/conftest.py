@@ -44,12 +44,16 @@ class Server:
         return openai.OpenAI(base_url=self.base_url, api_key="test-key", max_retries=0, **options)
 
 
-def start_server(config: dict, *, log_path: Path, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
-    """Start ``orrery serve`` as its own process and wait until it answers."""
+def start_server(config: dict, *, log_path: Path, extra_args: tuple[str, ...] = (),
+                 keep_env: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Start ``orrery serve`` as its own process and wait until it answers.
+
+    ``ORRERY_*`` variables of the test run are not passed on, except those named in ``keep_env``.
+    """
     port = free_port()
     config_path = log_path.with_suffix(".yaml")
     config_path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORRERY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORRERY_") or k in keep_env}
     log = open(log_path, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "orrery", "serve", "--config", str(config_path), "--port", str(port),

@@ -50,6 +50,13 @@ class Reply:
     break_after: int | None = None
 
 
+@dataclass
+class Received:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
 class BrokenStream(Exception):
     """Raised inside the body generator so the server drops the connection mid-stream."""
 
@@ -123,7 +130,7 @@ def completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
 
 class ScriptedUpstream:
     def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.requests: list[Received] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -138,7 +145,7 @@ class ScriptedUpstream:
 
     def bodies(self, model: str) -> list[dict[str, Any]]:
         """Bodies of the chat requests that named ``model``, oldest first."""
-        return [body for path, body in self.requests if path == "chat/completions" and body.get("model") == model]
+        return [r.body for r in self.requests if r.path == "chat/completions" and r.body.get("model") == model]
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         queue = self._scripts.get(body.get("model", ""))
@@ -148,7 +155,7 @@ class ScriptedUpstream:
 
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
-        self.requests.append(("chat/completions", body))
+        self.requests.append(Received("chat/completions", body, dict(request.headers)))
         reply = self._next_reply(body)
         if reply.error is not None or reply.status != 200:
             await asyncio.sleep(reply.delay)
@@ -170,7 +177,7 @@ class ScriptedUpstream:
 
     async def _embeddings(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
-        self.requests.append(("embeddings", body))
+        self.requests.append(Received("embeddings", body, dict(request.headers)))
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else inputs or []
         data = [{"object": "embedding", "index": i, "embedding": [float(len(str(x))), 1.0, 0.5]}

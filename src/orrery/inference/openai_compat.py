@@ -22,12 +22,17 @@ def _decode_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
 class OpenAICompatProvider:
     """Talks to ``{base_url}/chat/completions``, ``/embeddings`` and ``/models``."""
 
     def __init__(self, config: ProviderConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.id = config.id
         self.base_url = config.base_url
+        self.timeout = config.timeout
         headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._client = httpx.AsyncClient(
             base_url=config.base_url + "/",
@@ -36,6 +41,9 @@ class OpenAICompatProvider:
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
             transport=transport,
         )
+
+    def _timed_out(self) -> UpstreamError:
+        return UpstreamError("timeout", f"upstream {self.id} timed out: no answer within {self.timeout:g} s")
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -47,9 +55,9 @@ class OpenAICompatProvider:
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+            raise self._timed_out() from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError("connect", f"upstream {self.id} unreachable: {exc!r}") from exc
+            raise UpstreamError("connect", f"upstream {self.id} unreachable: {_describe(exc)}") from exc
         try:
             if response.status_code >= 400:
                 raw = await self._read(response)
@@ -68,9 +76,9 @@ class OpenAICompatProvider:
         try:
             return await response.aread()
         except httpx.TimeoutException as exc:
-            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+            raise self._timed_out() from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError("protocol", f"upstream {self.id} broke its answer: {exc!r}") from exc
+            raise UpstreamError("protocol", f"upstream {self.id} broke its answer: {_describe(exc)}") from exc
 
     async def iter_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The raw body, with transport failures turned into UpstreamError."""
@@ -78,9 +86,9 @@ class OpenAICompatProvider:
             async for chunk in response.aiter_raw():
                 yield chunk
         except httpx.TimeoutException as exc:
-            raise UpstreamError("timeout", f"upstream {self.id} stopped sending: {exc!r}") from exc
+            raise self._timed_out() from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError("protocol", f"upstream {self.id} broke the stream: {exc!r}") from exc
+            raise UpstreamError("protocol", f"upstream {self.id} broke the stream: {_describe(exc)}") from exc
 
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Yield the chunks of a streamed chat completion as dicts."""
@@ -105,9 +113,9 @@ class OpenAICompatProvider:
         try:
             response = await self._client.get("models")
         except httpx.TimeoutException as exc:
-            raise UpstreamError("timeout", f"upstream {self.id} timed out: {exc!r}") from exc
+            raise self._timed_out() from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError("connect", f"upstream {self.id} unreachable: {exc!r}") from exc
+            raise UpstreamError("connect", f"upstream {self.id} unreachable: {_describe(exc)}") from exc
         if response.status_code >= 400:
             payload = _decode_body(response.content)
             raise UpstreamError("http", upstream_message(payload, f"HTTP {response.status_code}"),

@@ -1,0 +1,53 @@
+"""``orrery serve`` flags: providers from the command line, keys from the environment, workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from conftest import start_server, stop_server
+
+
+def test_provider_flag_and_api_key_from_env(upstream, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ORRERY_CLIFLAG_API_KEY", "sk-from-env")
+    process, url = start_server({}, log_path=tmp_path / "cli.log", extra_args=(
+        "--provider", f"cliflag={upstream.url}", "--db", f"sqlite:///{tmp_path / 'cli.db'}"),
+        keep_env=("ORRERY_CLIFLAG_API_KEY",))
+    try:
+        answer = httpx.post(f"{url}/v1/responses", json={"model": "cliflag/flag-model", "input": "hi"})
+        assert answer.status_code == 200, answer.text
+        received = [r for r in upstream.requests if r.body.get("model") == "flag-model"][-1]
+        assert received.headers["authorization"] == "Bearer sk-from-env"
+        assert (tmp_path / "cli.db").exists()
+        models = httpx.get(f"{url}/v1/models").json()["data"]
+        assert "cliflag/scripted-model" in [m["id"] for m in models]
+    finally:
+        stop_server(process)
+    log = (tmp_path / "cli.log").read_text()
+    assert "sk-from-env" not in log
+
+
+def test_several_workers_share_one_store(upstream, tmp_path: Path):
+    config = {"providers": [{"id": "scripted", "base_url": upstream.url}], "db": f"sqlite:///{tmp_path / 'w.db'}"}
+    process, url = start_server(config, log_path=tmp_path / "workers.log", extra_args=("--workers", "2"))
+    try:
+        with httpx.Client(timeout=30) as http:
+            previous = None
+            for turn in range(20):
+                body = {"model": "scripted/workers", "input": f"t{turn}", "previous_response_id": previous}
+                answer = http.post(f"{url}/v1/responses", json={k: v for k, v in body.items() if v})
+                assert answer.status_code == 200, answer.text
+                previous = answer.json()["id"]
+                assert http.get(f"{url}/v1/responses/{previous}").json()["status"] == "completed"
+    finally:
+        stop_server(process)
+    assert len(upstream.bodies("workers")[-1]["messages"]) == 39
+
+
+def test_bad_flags_fail_clearly(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "orrery", "serve", "--provider", "no-equals-sign"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--provider expects ID=BASE_URL" in result.stderr

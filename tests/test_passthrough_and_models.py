@@ -1,0 +1,62 @@
+"""``/v1/models``, ``/v1/chat/completions`` and ``/v1/embeddings`` through orrery."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from conftest import upstream_name
+from scripted_upstream import Reply
+
+
+def test_models_lists_every_provider_as_id_slash_name(client):
+    models = client.models.list()
+    ids = [m.id for m in models.data]
+    assert ids == ["scripted/scripted-model", "scripted/scripted-other"]
+    assert all(m.object == "model" for m in models.data)
+    assert client.models.retrieve("scripted/scripted-model").id == "scripted/scripted-model"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("scripted/unknown")
+
+
+def test_chat_completions_non_streaming(client, upstream, model):
+    upstream.script(upstream_name(model), Reply(text="plain chat"))
+    completion = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}],
+                                                temperature=0.1)
+    assert completion.choices[0].message.content == "plain chat"
+    assert upstream.bodies(upstream_name(model))[-1] == {
+        "model": upstream_name(model), "messages": [{"role": "user", "content": "hi"}], "temperature": 0.1}
+
+
+def test_chat_completions_streaming(client, upstream, model):
+    upstream.script(upstream_name(model), Reply(text="streamed chat", chunk=2))
+    chunks = list(client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}],
+                                                 stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "streamed chat"
+    assert chunks[-1].usage is not None
+
+
+def test_chat_completions_upstream_error_is_passed_on(client, upstream, model):
+    upstream.script(upstream_name(model), Reply(status=429, error={"message": "slow down", "type": "rate"}))
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert "slow down" in str(raised.value)
+
+
+def test_chat_completions_unknown_provider(client):
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_embeddings(client, upstream):
+    result = client.embeddings.create(model="scripted/embedder", input=["a", "bcd"])
+    assert [d.embedding[0] for d in result.data] == [1.0, 3.0]
+    assert upstream.requests[-1].body["model"] == "embedder"
+
+
+def test_bare_model_name_goes_to_the_first_provider(server, upstream):
+    answer = httpx.post(f"{server.base_url}/responses", json={"model": "bare-model-name", "input": "hi"})
+    assert answer.status_code == 200
+    assert upstream.bodies("bare-model-name")[-1]["messages"] == [{"role": "user", "content": "hi"}]
