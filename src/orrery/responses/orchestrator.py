@@ -6,13 +6,17 @@ the same generator and keeps the final response object, so both share one code p
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, AsyncIterator, Protocol
 
 from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.responses.events import EventCounter
+from orrery.store.writer import StoreWriteError
 from orrery.wire import objects
+
+log = logging.getLogger(__name__)
 
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -135,7 +139,10 @@ class ResponseRun:
             fields["completed_at"] = completed_at_us // 1_000_000 if completed_at_us else None
         self.final = self.snapshot(status, **fields)
         if self.recorder is not None:
-            await self.recorder.finish(self.final, completed_at_us)
+            try:
+                await self.recorder.finish(self.final, completed_at_us)
+            except StoreWriteError:
+                log.error("response %s was answered but could not be stored", self.response_id)
         return self._event(f"response.{status}", response=self.final)
 
     def _on_choice(self, choice: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orrery.store.schema import Json, response_items, responses
+from orrery.store.schema import ID_LENGTH, MODEL_LENGTH, Json, response_items, responses
 from orrery.store.writer import BatchWriter
 
 Order = Literal["asc", "desc"]
@@ -48,6 +48,11 @@ class StoredResponse:
     incomplete_details: dict[str, Any] | None
 
 
+def storable(value: str, length: int = ID_LENGTH) -> bool:
+    """Whether ``value`` can be in a text column at all; other values match no row."""
+    return len(value) <= length and "\x00" not in value
+
+
 def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"response_id": response_id, "role": role, "position": position, "id": item["id"],
@@ -80,7 +85,7 @@ class ResponseStore:
             if rows:
                 await connection.execute(insert(response_items), rows)
 
-        self.writer.submit(write)
+        self.writer.submit_detached(write)
 
     def _final_write(self, response: dict[str, Any], completed_at_us: int | None):
         response_id = response["id"]
@@ -103,9 +108,11 @@ class ResponseStore:
 
     def abandon(self, response: dict[str, Any]) -> None:
         """Store a run cut short (client gone); not awaited."""
-        self.writer.submit(self._final_write(response, None))
+        self.writer.submit_detached(self._final_write(response, None))
 
     async def delete(self, response_id: str) -> bool:
+        if not storable(response_id):
+            return False
         async with self.engine.begin() as connection:
             await connection.execute(delete(response_items).where(response_items.c.response_id == response_id))
             result = await connection.execute(delete(responses).where(responses.c.id == response_id))
@@ -115,6 +122,8 @@ class ResponseStore:
 
     async def get(self, response_id: str) -> tuple[StoredResponse, list[dict[str, Any]]] | None:
         """The row and its output items."""
+        if not storable(response_id):
+            return None
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(responses).where(responses.c.id == response_id))).first()
             if row is None:
@@ -124,6 +133,8 @@ class ResponseStore:
 
     async def get_status_and_history(self, response_id: str) -> tuple[str, list[dict[str, Any]]] | None:
         """The response's status and the items of its whole chain, oldest first."""
+        if not storable(response_id):
+            return None
         async with self.engine.connect() as connection:
             status = (await connection.execute(
                 select(responses.c.status).where(responses.c.id == response_id))).scalar()
@@ -134,6 +145,8 @@ class ResponseStore:
 
     async def input_items(self, response_id: str, *, after: str | None, limit: int,
                           order: Order) -> Page | None:
+        if not storable(response_id):
+            return None
         async with self.engine.connect() as connection:
             exists = (await connection.execute(
                 select(responses.c.id).where(responses.c.id == response_id))).first()
@@ -141,7 +154,7 @@ class ResponseStore:
                 return None
             query = select(response_items.c.data).where(
                 response_items.c.response_id == response_id, response_items.c.role == "input")
-            if after is not None:
+            if after is not None and storable(after):
                 cursor = (await connection.execute(
                     select(response_items.c.position).where(
                         response_items.c.response_id == response_id, response_items.c.role == "input",
@@ -156,11 +169,13 @@ class ResponseStore:
 
     async def list_page(self, *, after: str | None, limit: int, order: Order,
                    model: str | None) -> tuple[list[tuple[StoredResponse, list[dict[str, Any]]]], bool]:
+        if model is not None and not storable(model, MODEL_LENGTH):
+            return [], False
         async with self.engine.connect() as connection:
             query = select(responses)
             if model is not None:
                 query = query.where(responses.c.model == model)
-            if after is not None:
+            if after is not None and storable(after):
                 cursor = (await connection.execute(
                     select(responses.c.created_at).where(responses.c.id == after))).scalar()
                 if cursor is not None:

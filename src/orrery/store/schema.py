@@ -4,25 +4,30 @@ A response row holds its own parameters and final state; its items (its own new 
 output, nothing inherited) live in ``response_items``. History is rebuilt along
 ``previous_response_id``, which is deliberately not a foreign key: deleting an ancestor ends the
 chain there instead of rewriting its descendants.
+
+JSON columns are plain JSON, not JSONB, on PostgreSQL: nothing queries inside them, and JSON
+keeps any string a client sent, NUL characters included, which JSONB refuses.
 """
 
+ID_LENGTH = 128
+MODEL_LENGTH = 256
+
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
-from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+Json = JSON()
 
 responses = Table(
     "responses",
     metadata,
-    Column("id", String(80), primary_key=True),
+    Column("id", String(ID_LENGTH), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Column("completed_at", BigInteger),
     Column("status", String(16), nullable=False),
-    Column("model", String(256), nullable=False),
-    Column("previous_response_id", String(80), index=True),
-    Column("conversation_id", String(80), index=True),
+    Column("model", String(MODEL_LENGTH), nullable=False),
+    Column("previous_response_id", String(ID_LENGTH), index=True),
+    Column("conversation_id", String(ID_LENGTH), index=True),
     Column("params", Json, nullable=False),
     Column("usage", Json),
     Column("error", Json),
@@ -34,10 +39,10 @@ responses = Table(
 response_items = Table(
     "response_items",
     metadata,
-    Column("response_id", String(80), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("response_id", String(ID_LENGTH), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(8), primary_key=True),
     Column("position", Integer, primary_key=True),
-    Column("id", String(128), nullable=False, index=True),
+    Column("id", String(ID_LENGTH), nullable=False, index=True),
     Column("type", String(64), nullable=False),
     Column("data", Json, nullable=False),
 )

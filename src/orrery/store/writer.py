@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 Write = Callable[[AsyncConnection], Awaitable[None]]
 
 
+class StoreWriteError(RuntimeError):
+    """A queued write could not be committed."""
+
+
+def _consume_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class BatchWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -31,10 +40,15 @@ class BatchWriter:
         self._task = asyncio.create_task(self._run(), name="orrery-batch-writer")
 
     def submit(self, write: Write) -> asyncio.Future[None]:
+        """Queue a write; the future fails with StoreWriteError if the write did."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((write, future))
         self._wakeup.set()
         return future
+
+    def submit_detached(self, write: Write) -> None:
+        """Queue a write nobody waits for; a failure is logged by the writer."""
+        self.submit(write).add_done_callback(_consume_outcome)
 
     async def close(self) -> None:
         """Flush what is queued, then stop."""
@@ -63,7 +77,7 @@ class BatchWriter:
                 write, future = batch[0]
                 log.exception("store write failed")
                 if not future.done():
-                    future.set_exception(RuntimeError("store write failed"))
+                    future.set_exception(StoreWriteError("store write failed"))
                 return
             for one in batch:
                 await self._write([one])

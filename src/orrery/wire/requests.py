@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
 Role = Literal["user", "assistant", "system", "developer"]
+
+NO_NUL = r"^[^\x00]*$"
+Identifier = Annotated[str, StringConstraints(max_length=128, pattern=NO_NUL)]
+"""An id we store and look up: at most 128 characters and no NUL, which SQL text refuses."""
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
 
 
 class _Strict(BaseModel):
@@ -60,7 +65,7 @@ class MessageItem(_Lenient):
     type: Literal["message"] = "message"
     role: Role
     content: str | list[ContentPart]
-    id: str | None = None
+    id: Identifier | None = None
 
 
 class FunctionCallItem(_Lenient):
@@ -68,19 +73,19 @@ class FunctionCallItem(_Lenient):
     call_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     arguments: str
-    id: str | None = None
+    id: Identifier | None = None
 
 
 class FunctionCallOutputItem(_Lenient):
     type: Literal["function_call_output"]
     call_id: str = Field(min_length=1)
     output: str | list[ContentPart]
-    id: str | None = None
+    id: Identifier | None = None
 
 
 class ReasoningItem(_Lenient):
     type: Literal["reasoning"]
-    id: str | None = None
+    id: Identifier | None = None
     summary: list[dict[str, Any]] = []
     content: list[dict[str, Any]] | None = None
 
@@ -168,7 +173,7 @@ class ReasoningConfig(_Strict):
 
 
 class ConversationRef(_Strict):
-    id: str
+    id: Identifier
 
 
 Includable = Literal[
@@ -188,11 +193,11 @@ class StreamOptions(_Strict):
 
 
 class CreateResponseRequest(_Strict):
-    model: str = Field(min_length=1)
+    model: ModelName
     input: str | list[InputItem] = Field(default_factory=list)
     instructions: str | None = None
-    previous_response_id: str | None = None
-    conversation: str | ConversationRef | None = None
+    previous_response_id: Identifier | None = None
+    conversation: Identifier | ConversationRef | None = None
     store: bool = True
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -24,18 +24,24 @@ def param_path(loc: tuple[Any, ...], data: Any) -> str:
     """``("input", 0, "message", "role")`` → ``input[0].role``.
 
     Walks the request data beside the location so union labels and discriminator tags, which
-    pydantic puts into ``loc``, are left out while real field names stay.
+    pydantic puts into ``loc``, are left out while real field names stay. A tag is skipped once
+    per object, since a part type may share its name with a field (``refusal``).
     """
     path = ""
     node = data
+    tag_skipped = False
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            tag_skipped = False
             continue
-        if isinstance(node, dict) and part in node:
+        is_tag = isinstance(node, dict) and not tag_skipped and part == node.get("type", "message")
+        if isinstance(node, dict) and part in node and not is_tag:
             node = node[part]
-        elif isinstance(node, dict) and part == node.get("type", "message") or _is_type_label(part):
+            tag_skipped = False
+        elif is_tag or _is_type_label(part):
+            tag_skipped = tag_skipped or is_tag
             continue
         else:
             node = None
@@ -46,7 +52,7 @@ def param_path(loc: tuple[Any, ...], data: Any) -> str:
 def validation_error(exc: ValidationError, data: Any) -> InvalidRequest:
     errors = exc.errors(include_url=False)
     first = max(errors, key=lambda e: len(e["loc"]))  # the deepest error names the branch that nearly matched
-    param = param_path(first["loc"], data) or None
+    param = param_path(first["loc"], data) if first["loc"] else None
     kind = first["type"]
     if kind == "extra_forbidden":
         return InvalidRequest(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
@@ -57,14 +63,38 @@ def validation_error(exc: ValidationError, data: Any) -> InvalidRequest:
     return InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param, code=code)
 
 
+MAX_DEPTH_MARGIN = 8
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse bodies nested too deeply for the responses that would embed them.
+
+    orjson serializes at most 254 levels; a response object wraps request values (tools,
+    schemas, items) in a few more levels, so the body must serialize with a margin to spare.
+    Serializing once in C is far cheaper than walking the body in Python.
+    """
+    wrapped = data
+    for _ in range(MAX_DEPTH_MARGIN):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except TypeError:
+        raise InvalidRequest(
+            f"The request body is nested too deeply (at most {254 - MAX_DEPTH_MARGIN} levels).",
+            code="invalid_json",
+        ) from None
+
+
 def parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. The body must be valid JSON.",
             code="invalid_json",
         ) from None
+    _check_depth(data)
+    return data
 
 
 def parse_request(raw: bytes, model: type[Model]) -> Model:
