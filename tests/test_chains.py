@@ -85,8 +85,10 @@ def test_previous_response_still_in_progress_is_400(server, upstream, model):
             lines = slow.iter_lines()
             first = json.loads(next(line for line in lines if line.startswith("data: "))[6:])
             response_id = first["response"]["id"]
+            deltas = 0
             for line in lines:
-                if "output_text.delta" in line:
+                deltas += "output_text.delta" in line
+                if deltas == 3:
                     break
             chained = http.post(f"{server.base_url}/responses", json={
                 "model": model, "input": "next", "previous_response_id": response_id})

@@ -64,7 +64,6 @@ async def list_input_items(
     after: str | None = None,
     limit: int = Query(20, ge=1, le=100),
     order: Literal["asc", "desc"] = "desc",
-    include: list[str] | None = Query(None, alias="include[]"),
 ) -> Response:
     page = await services(request).responses.input_items(response_id, after=after, limit=limit, order=order)
     return JSONBody(page)

@@ -10,12 +10,17 @@ DONE = b"[DONE]"
 
 
 async def iter_sse_json(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-    """Yield each ``data:`` payload parsed as JSON, stopping at ``[DONE]``.
+    """Yield each ``data:`` payload parsed as JSON, up to ``[DONE]``.
 
-    Works on raw bytes so a chunk boundary may fall anywhere, even inside a UTF-8 sequence.
+    Works on raw bytes so a chunk boundary may fall anywhere, even inside a UTF-8 sequence. The
+    body is read to its end even after ``[DONE]``: only a fully read response lets the
+    connection go back to the pool instead of being closed.
     """
     buffer = b""
+    done = False
     async for chunk in chunks:
+        if done:
+            continue
         buffer += chunk
         if b"\n" not in chunk:
             continue
@@ -25,11 +30,12 @@ async def iter_sse_json(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
                 continue
             payload = line[5:].strip()
             if payload == DONE:
-                return
+                done = True
+                break
             if payload:
                 yield orjson.loads(payload)
     line = buffer.strip()
-    if line.startswith(b"data:"):
+    if not done and line.startswith(b"data:"):
         payload = line[5:].strip()
         if payload and payload != DONE:
             yield orjson.loads(payload)

@@ -64,16 +64,15 @@ class ResponseService:
         params = objects.response_params(request)
         response_id = new_id("resp")
         created_at_us = time.time_ns() // 1000
-        if request.store:
-            self.store.begin(response_id=response_id, created_at_us=created_at_us, params=params,
-                             input_items=input_items)
+        recorder = self.store.begin(response_id=response_id, created_at_us=created_at_us, params=params,
+                                    input_items=input_items) if request.store else None
         return ResponseRun(
             response_id=response_id,
             created_at_us=created_at_us,
             params=params,
             provider=provider,
             chat_body=chat_body,
-            recorder=self.store if request.store else None,
+            recorder=recorder,
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orrery.store.schema import ID_LENGTH, MODEL_LENGTH, Json, response_items, responses
-from orrery.store.writer import BatchWriter
+from orrery.store.writer import BatchWriter, Write
 
 Order = Literal["asc", "desc"]
 
@@ -61,6 +62,70 @@ def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list
     ]
 
 
+class RunRecord:
+    """The stored state of one running response.
+
+    A response that ends within ``IN_PROGRESS_AFTER`` seconds is written once, in its final
+    state, in one transaction. One that runs longer gets its in-progress row (and input items)
+    written then, so other requests see it as ``in_progress``; its end is an update. Either way
+    the final write is awaited before the last event, so a client can chain on it at once.
+    """
+
+    IN_PROGRESS_AFTER = 0.05
+
+    def __init__(self, writer: BatchWriter, row: dict[str, Any], input_rows: list[dict[str, Any]]) -> None:
+        self._writer = writer
+        self._row = row
+        self._input_rows = input_rows
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            self.IN_PROGRESS_AFTER, self._write_in_progress)
+
+    def _write_in_progress(self) -> None:
+        self._timer = None
+        row, input_rows = self._row, self._input_rows
+
+        async def write(connection: AsyncConnection) -> None:
+            await connection.execute(insert(responses), [row])
+            if input_rows:
+                await connection.execute(insert(response_items), input_rows)
+
+        self._writer.submit_detached(write)
+
+    def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
+        response_id = response["id"]
+        values = {
+            "status": response["status"], "completed_at": completed_at_us, "usage": response["usage"],
+            "error": response["error"], "incomplete_details": response["incomplete_details"],
+        }
+        item_rows = _item_rows(response_id, "output", response["output"])
+        if self._timer is None:
+            async def finish_row(connection: AsyncConnection) -> None:
+                await connection.execute(update(responses).where(responses.c.id == response_id).values(**values))
+                if item_rows:
+                    await connection.execute(insert(response_items), item_rows)
+
+            return finish_row
+        self._timer.cancel()
+        self._timer = None
+        row = {**self._row, **values}
+        item_rows = self._input_rows + item_rows
+
+        async def insert_row(connection: AsyncConnection) -> None:
+            await connection.execute(insert(responses), [row])
+            if item_rows:
+                await connection.execute(insert(response_items), item_rows)
+
+        return insert_row
+
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
+        """Store the final state and output, and wait until it is committed."""
+        await self._writer.submit(self._final_write(response, completed_at_us))
+
+    def abandon(self, response: dict[str, Any]) -> None:
+        """Store a run cut short (client gone); not awaited."""
+        self._writer.submit_detached(self._final_write(response, None))
+
+
 class ResponseStore:
     def __init__(self, engine: AsyncEngine, writer: BatchWriter) -> None:
         self.engine = engine
@@ -70,45 +135,15 @@ class ResponseStore:
 
     def begin(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
               input_items: list[dict[str, Any]], conversation_id: str | None = None,
-              owner: str | None = None) -> None:
-        """Queue the in-progress row and the response's own input items; not awaited."""
+              owner: str | None = None) -> RunRecord:
+        """Start recording a response; its in-progress row is written only if it runs a while."""
         row = {
             "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
             "model": params["model"], "previous_response_id": params["previous_response_id"],
             "conversation_id": conversation_id, "params": params, "usage": None, "error": None,
             "incomplete_details": None, "owner": owner,
         }
-        rows = _item_rows(response_id, "input", input_items)
-
-        async def write(connection: AsyncConnection) -> None:
-            await connection.execute(insert(responses), [row])
-            if rows:
-                await connection.execute(insert(response_items), rows)
-
-        self.writer.submit_detached(write)
-
-    def _final_write(self, response: dict[str, Any], completed_at_us: int | None):
-        response_id = response["id"]
-        values = {
-            "status": response["status"], "completed_at": completed_at_us, "usage": response["usage"],
-            "error": response["error"], "incomplete_details": response["incomplete_details"],
-        }
-        rows = _item_rows(response_id, "output", response["output"])
-
-        async def write(connection: AsyncConnection) -> None:
-            await connection.execute(update(responses).where(responses.c.id == response_id).values(**values))
-            if rows:
-                await connection.execute(insert(response_items), rows)
-
-        return write
-
-    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
-        """Store the final state and output; awaited so a client can chain on it at once."""
-        await self.writer.submit(self._final_write(response, completed_at_us))
-
-    def abandon(self, response: dict[str, Any]) -> None:
-        """Store a run cut short (client gone); not awaited."""
-        self.writer.submit_detached(self._final_write(response, None))
+        return RunRecord(self.writer, row, _item_rows(response_id, "input", input_items))
 
     async def delete(self, response_id: str) -> bool:
         if not storable(response_id):
