@@ -21,7 +21,7 @@ from orrery.config import Settings
 from orrery.errors import APIError
 from orrery.inference.router import ModelRouter
 from orrery.responses.service import ResponseService
-from orrery.store.database import create_engine, migrate
+from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.store.responses import ResponseStore
 from orrery.store.writer import BatchWriter
 from orrery.wire.validation import validation_error
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         engine = create_engine(settings.db_url)
         if run_migrations:
             await migrate(engine)
-        writer = BatchWriter(engine)
+        writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
         router = ModelRouter.from_config(settings.providers)
         app.state.services = Services(router=router, responses=ResponseService(router, ResponseStore(engine, writer)))

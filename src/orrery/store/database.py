@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine as create_sync_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -54,6 +54,16 @@ def create_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+
+
+def create_sqlite_write_engine(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for batched writes; None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    url = engine.url.set(drivername="sqlite+pysqlite")
+    sync_engine = create_sync_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    event.listen(sync_engine, "connect", _tune_sqlite)
+    return sync_engine
 
 
 def _upgrade(connection: Connection) -> None:

@@ -62,6 +62,13 @@ def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list
     ]
 
 
+def _insert_write(row: dict[str, Any], item_rows: list[dict[str, Any]]) -> Write:
+    write: Write = [(insert(responses), [row])]
+    if item_rows:
+        write.append((insert(response_items), item_rows))
+    return write
+
+
 class RunRecord:
     """The stored state of one running response.
 
@@ -82,14 +89,7 @@ class RunRecord:
 
     def _write_in_progress(self) -> None:
         self._timer = None
-        row, input_rows = self._row, self._input_rows
-
-        async def write(connection: AsyncConnection) -> None:
-            await connection.execute(insert(responses), [row])
-            if input_rows:
-                await connection.execute(insert(response_items), input_rows)
-
-        self._writer.submit_detached(write)
+        self._writer.submit_detached(_insert_write(self._row, self._input_rows))
 
     def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
         response_id = response["id"]
@@ -99,23 +99,13 @@ class RunRecord:
         }
         item_rows = _item_rows(response_id, "output", response["output"])
         if self._timer is None:
-            async def finish_row(connection: AsyncConnection) -> None:
-                await connection.execute(update(responses).where(responses.c.id == response_id).values(**values))
-                if item_rows:
-                    await connection.execute(insert(response_items), item_rows)
-
-            return finish_row
+            write: Write = [(update(responses).where(responses.c.id == response_id).values(**values), None)]
+            if item_rows:
+                write.append((insert(response_items), item_rows))
+            return write
         self._timer.cancel()
         self._timer = None
-        row = {**self._row, **values}
-        item_rows = self._input_rows + item_rows
-
-        async def insert_row(connection: AsyncConnection) -> None:
-            await connection.execute(insert(responses), [row])
-            if item_rows:
-                await connection.execute(insert(response_items), item_rows)
-
-        return insert_row
+        return _insert_write({**self._row, **values}, self._input_rows + item_rows)
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
         """Store the final state and output, and wait until it is committed."""

@@ -1,22 +1,30 @@
 """Batched writes: many callers' writes go into one transaction, off the token path.
 
-Callers submit a write and get a future. Writes that may be lost on a crash are fire-and-forget;
-a caller that must read its own write (the end of a response) awaits the future. One writer task
-per process drains the queue; a batch that fails is retried write by write, so one bad write
-cannot sink the others.
+A write is data, a list of ``(statement, parameters)`` run in order. Callers submit a write and
+get a future; writes that may be lost on a crash are fire-and-forget, and a caller that must
+read its own write (the end of a response) awaits the future. One writer task per process drains
+the queue into one transaction per batch; a batch that fails is retried write by write, so one
+bad write cannot sink the others.
+
+On SQLite a whole batch runs in one worker-thread call on a synchronous connection: the async
+driver would cross threads for every statement, cursor and commit, which costs more than the
+writes themselves. On PostgreSQL the batch runs on the async engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Engine, Executable
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[AsyncConnection], Awaitable[None]]
+Statement = tuple[Executable, Any]
+Write = list[Statement]
+Batch = list[tuple[Write, "asyncio.Future[None]"]]
 
 
 class StoreWriteError(RuntimeError):
@@ -28,10 +36,23 @@ def _consume_outcome(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
+def _execute_sync(engine: Engine, writes: list[Write]) -> None:
+    with engine.begin() as connection:
+        _run_statements(connection, writes)
+
+
+def _run_statements(connection: Connection, writes: list[Write]) -> None:
+    for write in writes:
+        for statement, parameters in write:
+            connection.execute(statement, parameters)
+
+
 class BatchWriter:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None) -> None:
+        """``sync_engine``, when given, runs the batches in a worker thread instead."""
         self._engine = engine
-        self._pending: list[tuple[Write, asyncio.Future[None]]] = []
+        self._sync_engine = sync_engine
+        self._pending: Batch = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -56,6 +77,8 @@ class BatchWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
     async def _run(self) -> None:
         while True:
@@ -67,15 +90,20 @@ class BatchWriter:
             if self._closing and not self._pending:
                 return
 
-    async def _write(self, batch: list[tuple[Write, asyncio.Future[None]]]) -> None:
+    async def _commit(self, writes: list[Write]) -> None:
+        if self._sync_engine is not None:
+            await asyncio.to_thread(_execute_sync, self._sync_engine, writes)
+            return
+        async with self._engine.begin() as connection:
+            await connection.run_sync(_run_statements, writes)
+
+    async def _write(self, batch: Batch) -> None:
         try:
-            async with self._engine.begin() as connection:
-                for write, _ in batch:
-                    await write(connection)
+            await self._commit([write for write, _ in batch])
         except Exception:
             if len(batch) == 1:
-                write, future = batch[0]
                 log.exception("store write failed")
+                future = batch[0][1]
                 if not future.done():
                     future.set_exception(StoreWriteError("store write failed"))
                 return
