@@ -1,0 +1,127 @@
+"""A zero-latency OpenAI-compatible upstream for benchmarks: raw asyncio, canned SSE answers.
+
+``python bench/upstream.py [--port P]`` serves ``POST /v1/chat/completions`` on 127.0.0.1 and
+prints the port it listens on as its first stdout line. Every request gets the same streamed
+echo reply ("echo: hello" in 4-character deltas, like tests/scripted_upstream.py), followed by a
+usage chunk when the body asks for ``stream_options.include_usage``. The whole SSE body is written
+at once with a Content-Length, so the upstream costs as little as possible per request.
+Other paths answer 404. HTTP/1.1 keep-alive and pipelining are supported; nothing else is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, Callable, Coroutine, cast
+
+import orjson
+
+REPLY_TEXT = "echo: hello"
+CHUNK = 4
+USAGE = {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4,
+         "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
+
+
+def _chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+
+
+def _sse(chunks: list[dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def _http(status: str, content_type: bytes, body: bytes) -> bytes:
+    return (f"HTTP/1.1 {status}\r\ncontent-type: ".encode() + content_type
+            + f"\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+
+
+def canned_responses() -> tuple[bytes, bytes]:
+    """The full HTTP responses without and with the usage chunk."""
+    chunks = [_chunk({"role": "assistant", "content": ""})]
+    chunks += [_chunk({"content": REPLY_TEXT[i:i + CHUNK]}) for i in range(0, len(REPLY_TEXT), CHUNK)]
+    chunks.append(_chunk({}, "stop"))
+    usage = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "m",
+             "choices": [], "usage": USAGE}
+    sse = b"text/event-stream"
+    return _http("200 OK", sse, _sse(chunks)), _http("200 OK", sse, _sse([*chunks, usage]))
+
+
+PLAIN, WITH_USAGE = canned_responses()
+NOT_FOUND = _http("404 Not Found", b"application/json", b'{"error":{"message":"not found"}}')
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def _answer(head: bytes, body: bytes) -> bytes:
+    if not head.startswith(b"POST /v1/chat/completions "):
+        return NOT_FOUND
+    options = orjson.loads(body).get("stream_options") or {}
+    return WITH_USAGE if options.get("include_usage") else PLAIN
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """One client connection: parse requests out of the byte stream, answer each at once."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        out = []
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = self.buffer[:end]
+            length = _content_length(head)
+            if len(self.buffer) < end + 4 + length:
+                break
+            body = self.buffer[end + 4:end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length:]
+            out.append(_answer(head, body))
+        if out:
+            self.transport.write(b"".join(out))
+
+
+async def serve(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(UpstreamProtocol, "127.0.0.1", port, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """uvloop's runner when installed (it is with uvicorn[standard]), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    port = parser.parse_args().port
+    try:
+        event_loop_runner()(serve(port))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
