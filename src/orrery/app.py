@@ -17,9 +17,11 @@ from starlette.responses import Response
 from orrery import __version__
 from orrery.api import models, passthrough, responses
 from orrery.api.common import JSONBody
-from orrery.config import Settings
+from orrery.config import RecordingMode, Settings
 from orrery.errors import APIError
 from orrery.inference.router import ModelRouter
+from orrery.recording.context import RecordingContextMiddleware
+from orrery.recording.recorder import Recorder
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.store.responses import ResponseStore
@@ -78,7 +80,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await migrate(engine)
         writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
-        router = ModelRouter.from_config(settings.providers)
+        router = ModelRouter.from_config(settings.providers, Recorder.from_settings(settings))
         app.state.services = Services(router=router, responses=ResponseService(router, ResponseStore(engine, writer)))
         try:
             yield
@@ -88,6 +90,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
+    if settings.recording_mode is not RecordingMode.LIVE:
+        app.add_middleware(RecordingContextMiddleware)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

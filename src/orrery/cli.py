@@ -12,7 +12,9 @@ import orjson
 import uvicorn
 
 from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
-from orrery.config import ConfigError, Settings, load_settings
+from orrery.config import ConfigError, RecordingMode, Settings, load_settings
+from orrery.recording import cli as recording_cli
+from orrery.recording.recorder import Recorder
 from orrery.store.database import create_engine, migrate
 
 log = logging.getLogger("orrery")
@@ -30,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="SQLAlchemy URL of the store (default sqlite:///~/.orrery/orrery.db)")
     serve.add_argument("--workers", type=int, help="worker processes sharing the store (default 1)")
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    serve.add_argument("--recording-mode", choices=[m.value for m in RecordingMode],
+                       help="record or replay upstream calls (default live; $ORRERY_RECORDING_MODE)")
+    serve.add_argument("--recording-dir", help="where recordings live (default ~/.orrery/recordings; "
+                                               "$ORRERY_RECORDING_DIR)")
+    recording_cli.add_commands(commands)
     return parser
 
 
@@ -46,12 +53,17 @@ def serve(args: argparse.Namespace) -> None:
         config_path=args.config,
         provider_specs=args.provider,
         overrides={"host": args.host, "port": args.port, "db_url": args.db, "workers": args.workers,
-                   "log_level": args.log_level},
+                   "log_level": args.log_level, "recording_mode": args.recording_mode,
+                   "recording_dir": args.recording_dir},
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     providers = ", ".join(f"{p.id}={p.base_url}" for p in settings.providers) or "none"
     log.info("orrery on http://%s:%d/v1, store %s, providers: %s", settings.host, settings.port,
              settings.db_url, providers)
+    recorder = Recorder.from_settings(settings)
+    if recorder is not None:
+        recorder.store.start_usage_log()
+        log.info("recording mode %s, recordings in %s", recorder.mode.value, recorder.store.directory)
     common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
               "access_log": False, "timeout_graceful_shutdown": 5}
     if settings.workers > 1:
@@ -68,6 +80,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "serve":
             serve(args)
+        elif args.command == "recordings":
+            settings = load_settings(config_path=None)
+            assert settings.recording_dir is not None
+            sys.exit(recording_cli.run(args, settings.recording_dir))
     except ConfigError as exc:
         print(f"orrery: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +19,17 @@ import yaml
 DEFAULT_PORT = 8321
 DEFAULT_HOST = "127.0.0.1"
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+
+class RecordingMode(StrEnum):
+    """What happens to upstream calls: made (live), made and written (record), answered from
+    files only (replay), or answered from files and recorded when missing."""
+
+    LIVE = "live"
+    RECORD = "record"
+    REPLAY = "replay"
+    RECORD_IF_MISSING = "record-if-missing"
 
 
 class ConfigError(ValueError):
@@ -42,11 +54,16 @@ class Settings:
     workers: int = 1
     data_dir: Path = field(default_factory=lambda: Path.home() / ".orrery")
     log_level: str = "info"
+    recording_mode: RecordingMode = RecordingMode.LIVE
+    recording_dir: Path | None = None
 
     def with_defaults(self) -> Settings:
-        if self.db_url:
-            return self
-        return replace(self, db_url=f"sqlite:///{self.data_dir / 'orrery.db'}")
+        settings = self
+        if not settings.db_url:
+            settings = replace(settings, db_url=f"sqlite:///{self.data_dir / 'orrery.db'}")
+        if settings.recording_dir is None:
+            settings = replace(settings, recording_dir=self.data_dir / "recordings")
+        return settings
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form, used to hand the settings to worker processes."""
@@ -58,6 +75,8 @@ class Settings:
             "workers": self.workers,
             "data_dir": str(self.data_dir),
             "log_level": self.log_level,
+            "recording_mode": self.recording_mode,
+            "recording_dir": str(self.recording_dir) if self.recording_dir else None,
         }
 
     @classmethod
@@ -70,6 +89,8 @@ class Settings:
             workers=data["workers"],
             data_dir=Path(data["data_dir"]),
             log_level=data["log_level"],
+            recording_mode=RecordingMode(data["recording_mode"]),
+            recording_dir=Path(data["recording_dir"]) if data["recording_dir"] else None,
         )
 
 
@@ -128,9 +149,17 @@ def load_settings(
             values["db_url"] = document["db"]
         if "data_dir" in document:
             values["data_dir"] = Path(document["data_dir"]).expanduser()
+        recording = document.get("recording") or {}
+        if not isinstance(recording, dict):
+            raise ConfigError(f"config {path}: 'recording' must be a mapping with 'mode' and 'dir'")
+        if "mode" in recording:
+            values["recording_mode"] = recording["mode"]
+        if "dir" in recording:
+            values["recording_dir"] = recording["dir"]
 
     for key, name in (("db_url", "ORRERY_DB"), ("host", "ORRERY_HOST"), ("port", "ORRERY_PORT"),
-                      ("data_dir", "ORRERY_DATA_DIR"), ("log_level", "ORRERY_LOG_LEVEL")):
+                      ("data_dir", "ORRERY_DATA_DIR"), ("log_level", "ORRERY_LOG_LEVEL"),
+                      ("recording_mode", "ORRERY_RECORDING_MODE"), ("recording_dir", "ORRERY_RECORDING_DIR")):
         if env.get(name):
             values[key] = env[name]
 
@@ -138,6 +167,9 @@ def load_settings(
         providers = [parse_provider_spec(spec, env) for spec in provider_specs]
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
 
+    modes = [mode.value for mode in RecordingMode]
+    if str(values.get("recording_mode", "live")) not in modes:
+        raise ConfigError(f"recording mode must be one of {', '.join(modes)}, got {values['recording_mode']!r}")
     ids = [p.id for p in providers]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"provider ids must be unique, got {ids}")
@@ -150,6 +182,8 @@ def load_settings(
             workers=int(values.get("workers", 1)),
             data_dir=Path(values.get("data_dir", Path.home() / ".orrery")).expanduser(),
             log_level=str(values.get("log_level", "info")),
+            recording_mode=RecordingMode(values.get("recording_mode", "live")),
+            recording_dir=Path(values["recording_dir"]).expanduser() if values.get("recording_dir") else None,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc

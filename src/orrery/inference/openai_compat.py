@@ -9,7 +9,7 @@ requests.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import httpx2
 import orjson
@@ -35,16 +35,22 @@ def _describe(exc: Exception) -> str:
 class OpenAICompatProvider:
     """Talks to ``{base_url}/chat/completions``, ``/embeddings`` and ``/models``."""
 
-    def __init__(self, config: ProviderConfig, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: ProviderConfig,
+                 wrap_transport: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport] | None = None,
+                 ) -> None:
+        """``wrap_transport`` puts a layer (the recorder) between the client and the network."""
         self.id = config.id
         self.base_url = config.base_url
         self.timeout = config.timeout
         headers = {"authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        transport: httpx2.AsyncBaseTransport = httpx2.AsyncHTTPTransport(
+            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200))
+        if wrap_transport is not None:
+            transport = wrap_transport(transport)
         self._client = httpx2.AsyncClient(
             base_url=config.base_url + "/",
             headers=headers,
             timeout=httpx2.Timeout(config.timeout, connect=config.connect_timeout),
-            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
             transport=transport,
         )
 

@@ -10,6 +10,7 @@ from orrery.config import ProviderConfig
 from orrery.errors import NotFound
 from orrery.inference.errors import UpstreamError
 from orrery.inference.openai_compat import OpenAICompatProvider
+from orrery.recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,11 @@ class ModelRouter:
         self._first = providers[0] if providers else None
 
     @classmethod
-    def from_config(cls, configs: tuple[ProviderConfig, ...]) -> ModelRouter:
-        return cls([OpenAICompatProvider(c) for c in configs])
+    def from_config(cls, configs: tuple[ProviderConfig, ...], recorder: Recorder | None = None) -> ModelRouter:
+        """Providers for the configured upstreams, each behind the recorder when there is one."""
+        return cls([
+            OpenAICompatProvider(c, recorder.transport_for(c) if recorder is not None else None) for c in configs
+        ])
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.providers.values()))

@@ -1,0 +1,1 @@
+"""Record and replay of every upstream call, in llama-stack's recording format."""

@@ -1,0 +1,37 @@
+"""The recorder a server runs with: mode, directory, and a transport for each provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+import httpx2
+
+from orrery.config import ProviderConfig, RecordingMode, Settings
+from orrery.recording.storage import RecordingStore
+from orrery.recording.transport import RecordingTransport
+
+
+class Recorder:
+    def __init__(self, mode: RecordingMode, directory: Path) -> None:
+        self.mode = mode
+        self.store = RecordingStore(directory)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Recorder | None:
+        """None in live mode: no layer at all between the client and the network."""
+        if settings.recording_mode is RecordingMode.LIVE:
+            return None
+        assert settings.recording_dir is not None
+        return cls(settings.recording_mode, settings.recording_dir)
+
+    def transport_for(
+        self, provider: ProviderConfig,
+    ) -> Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]:
+        base_path = urlsplit(provider.base_url).path
+
+        def wrap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+            return RecordingTransport(inner, self.store, self.mode, base_path=base_path)
+
+        return wrap
