@@ -209,14 +209,17 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None
 
 
 @contextmanager
-def orrery_process(workdir: Path, upstream_port: int, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    config = workdir / "bench.yaml"
+def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str = "orrery",
+                   recording: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``recording`` is the YAML ``recording`` section (mode and dir); none means live."""
+    config = workdir / f"{name}.yaml"
     config.write_text(json.dumps({
         "providers": [{"id": "up", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
-        "db": f"sqlite:///{workdir}/bench.db",
+        "db": f"sqlite:///{workdir}/{name}.db",
+        **({"recording": recording} if recording else {}),
     }))
     port = free_port()
-    log = workdir / "orrery.log"
+    log = workdir / f"{name}.log"
     command = [sys.executable, "-m", "orrery", "serve", "--config", str(config), "--port", str(port),
                "--log-level", "warning", "--workers", str(workers)]
     with child(command, log) as process:

@@ -11,6 +11,7 @@ import asyncio
 import socket
 import threading
 import time
+import zlib
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -102,7 +103,7 @@ def stream_chunks(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
         piece = reply.text[start:start + reply.chunk]
         chunks.append(_chunk(model, {"content": piece}, logprobs=_logprobs(piece) if reply.logprobs else None))
     for index, call in enumerate(reply.tool_calls):
-        call_id = call.id or f"call_{index}_{abs(hash(call.name)) % 10_000}"
+        call_id = call.id or f"call_{index}_{zlib.crc32(call.name.encode())}"
         chunks.append(_chunk(model, {"tool_calls": [{"index": index, "id": call_id, "type": "function",
                                                      "function": {"name": call.name, "arguments": ""}}]}))
         for start in range(0, len(call.arguments), reply.chunk):
