@@ -244,7 +244,9 @@ def test_create_wrong_type(http: httpx.Client, field: str, value: Any) -> None:
     ({"model": "nope/x"}, 404, "model"),
     ({"previous_response_id": "resp_nope"}, 404, "previous_response_id"),
     ({"background": True}, 400, "background"),
-    ({"conversation": "conv_x"}, 400, "conversation"),
+    ({"conversation": "conv_x"}, 404, "conversation"),
+    ({"conversation": "not-a-conversation-id"}, 400, "conversation"),
+    ({"conversation": "conv_x", "previous_response_id": "resp_x"}, 400, "conversation"),
 ])
 def test_streaming_create_rejects_before_streaming(http: httpx.Client, extra: dict[str, Any], status: int,
                                                    param: str) -> None:

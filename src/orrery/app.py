@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from orrery import __version__
+from orrery.api import conversations as conversation_routes
 from orrery.api import models, passthrough, responses
 from orrery.api.common import JSONBody
 from orrery.config import RecordingMode, Settings
@@ -24,6 +25,8 @@ from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
+from orrery.conversations.service import ConversationService
+from orrery.store.conversations import ConversationStore
 from orrery.store.responses import ResponseStore
 from orrery.store.writer import BatchWriter
 from orrery.wire.validation import validation_error
@@ -38,6 +41,7 @@ MIGRATED_ENV = "ORRERY_MIGRATED"
 class Services:
     router: ModelRouter
     responses: ResponseService
+    conversations: ConversationService
 
 
 def _error_response(error: APIError) -> Response:
@@ -81,7 +85,12 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
         router = ModelRouter.from_config(settings.providers, Recorder.from_settings(settings))
-        app.state.services = Services(router=router, responses=ResponseService(router, ResponseStore(engine, writer)))
+        conversations = ConversationService(ConversationStore(engine, writer))
+        app.state.services = Services(
+            router=router,
+            responses=ResponseService(router, ResponseStore(engine, writer), conversations),
+            conversations=conversations,
+        )
         try:
             yield
         finally:
@@ -96,7 +105,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (responses, models, passthrough):
+    for module in (responses, conversation_routes, models, passthrough):
         app.include_router(module.router)
 
     @app.get("/health", include_in_schema=False)

@@ -18,5 +18,9 @@ class JSONBody(Response):
         return orjson.dumps(content)
 
 
+JSON_OBJECT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+"""OpenAPI note for routes that parse their JSON body themselves."""
+
+
 def services(request: Request) -> Any:
     return request.app.state.services

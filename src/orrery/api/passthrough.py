@@ -13,15 +13,13 @@ from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from orrery.api.common import JSONBody, services
+from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
 from orrery.errors import APIError, InvalidRequest
 from orrery.inference.errors import UpstreamError
 from orrery.inference.openai_compat import OpenAICompatProvider
 from orrery.wire.validation import parse_json
 
 router = APIRouter()
-
-JSON_OBJECT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 def _upstream_error(exc: UpstreamError) -> APIError:
@@ -72,13 +70,13 @@ async def _forward(provider: OpenAICompatProvider, path: str, body: dict[str, An
                              background=BackgroundTask(stack.aclose))
 
 
-@router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT)
+@router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT_BODY)
 async def chat_completions(request: Request) -> Response:
     provider, body = await _routed_body(request)
     return await _forward(provider, "chat/completions", body)
 
 
-@router.post("/v1/embeddings", openapi_extra=JSON_OBJECT)
+@router.post("/v1/embeddings", openapi_extra=JSON_OBJECT_BODY)
 async def embeddings(request: Request) -> Response:
     provider, body = await _routed_body(request)
     return await _forward(provider, "embeddings", body)

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from orrery.api.common import JSONBody, services
+from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
 from orrery.responses.events import encode_sse
 from orrery.responses.service import failure_error
 from orrery.wire.requests import CreateResponseRequest
@@ -18,10 +18,7 @@ router = APIRouter()
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-@router.post(
-    "/v1/responses",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
-)
+@router.post("/v1/responses", openapi_extra=JSON_OBJECT_BODY)
 async def create_response(request: Request) -> Response:
     body = parse_request(await request.body(), CreateResponseRequest)
     run = await services(request).responses.create(body)

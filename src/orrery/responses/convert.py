@@ -6,6 +6,7 @@ them. A user message given as a string stays a string; content parts become chat
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, Iterable
 
 from orrery.wire.requests import CreateResponseRequest
@@ -35,12 +36,14 @@ def _text_of(parts: Iterable[dict[str, Any]]) -> str:
     return "".join(p.get("text") or p.get("refusal") or "" for p in parts)
 
 
-def _message(item: dict[str, Any]) -> dict[str, Any]:
+def _message(item: dict[str, Any], assistant_parts: bool) -> dict[str, Any]:
     role = CHAT_ROLE[item["role"]]
     content = item["content"]
     if isinstance(content, str):
         return {"role": role, "content": content}
     if role == "assistant":
+        if assistant_parts:
+            return {"role": role, "content": [{"type": "text", "text": _text_of([part])} for part in content]}
         return {"role": role, "content": _text_of(content)}
     parts = [p for p in (_chat_part(part) for part in content) if p is not None]
     if role == "system":
@@ -54,13 +57,19 @@ def _tool_output(output: Any) -> Any:
     return [p for p in (_chat_part(part) for part in output) if p is not None]
 
 
-def items_to_messages(items: Iterable[dict[str, Any]], instructions: str | None) -> list[dict[str, Any]]:
-    """Chat messages for a history of items; consecutive function calls share one assistant turn."""
+def items_to_messages(instructions: str | None, history: list[dict[str, Any]], new_input: list[dict[str, Any]],
+                      *, history_in_parts: bool = False) -> list[dict[str, Any]]:
+    """Chat messages for the history and the new input; consecutive function calls share one
+    assistant turn.
+
+    ``history_in_parts``: a conversation's assistant messages go upstream as lists of text parts,
+    while a ``previous_response_id`` chain's go as strings (both as the seed recordings show).
+    """
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
     pending_calls: dict[str, Any] | None = None
-    for item in items:
+    for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
         if kind == "function_call":
             if pending_calls is None:
@@ -76,7 +85,7 @@ def items_to_messages(items: Iterable[dict[str, Any]], instructions: str | None)
             continue
         pending_calls = None
         if kind == "message":
-            messages.append(_message(item))
+            messages.append(_message(item, history_in_parts and position < len(history)))
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})
     return messages

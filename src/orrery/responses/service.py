@@ -10,11 +10,12 @@ from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ResponseRun
-from orrery.store.responses import Order, ResponseStore, StoredResponse
+from orrery.conversations.service import ConversationService
+from orrery.store.common import Order
+from orrery.store.responses import ResponseStore, StoredResponse
 from orrery.wire import objects
 from orrery.wire.requests import CreateResponseRequest
 
-ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 NOT_READY = ("queued", "in_progress")
 
 
@@ -22,12 +23,7 @@ def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
     """The request's input as stored items, each with an id."""
     if isinstance(request.input, str):
         return [{"id": new_id("msg"), "type": "message", "role": "user", "content": request.input}]
-    items = []
-    for model in request.input:
-        item = model.model_dump(exclude_none=True, by_alias=True)
-        item.setdefault("id", new_id(ITEM_ID_PREFIX[item["type"]]))
-        items.append(item)
-    return items
+    return [objects.stored_item(model) for model in request.input]
 
 
 def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict[str, Any]:
@@ -45,27 +41,40 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict
 
 
 class ResponseService:
-    def __init__(self, router: ModelRouter, store: ResponseStore) -> None:
+    def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService) -> None:
         self.router = router
         self.store = store
+        self.conversations = conversations
 
     async def create(self, request: CreateResponseRequest) -> ResponseRun:
         if request.background:
             raise InvalidRequest("Background responses are not supported by this server yet.",
                                  param="background", code="unsupported_parameter")
-        if request.conversation is not None:
-            raise InvalidRequest("Conversations are not supported by this server yet.",
-                                 param="conversation", code="unsupported_parameter")
+        conversation_id = request.conversation_id
+        if conversation_id is not None and request.previous_response_id is not None:
+            raise InvalidRequest("Mutually exclusive parameters: 'conversation' and 'previous_response_id'. "
+                                 "Provide one of them, not both.", param="conversation",
+                                 code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
-        history = await self._history(request.previous_response_id)
-        input_items = _input_items(request)
-        chat_body = chat_request_body(request, upstream_model, items_to_messages([*history, *input_items],
-                                                                                  request.instructions))
-        params = objects.response_params(request)
         response_id = new_id("resp")
+        input_items = _input_items(request)
+        if conversation_id is None:
+            history = await self._history(request.previous_response_id)
+        else:
+            history = await self.conversations.history_for(conversation_id, response_id if request.store else None)
+        messages = items_to_messages(request.instructions, history, input_items,
+                                     history_in_parts=conversation_id is not None)
+        chat_body = chat_request_body(request, upstream_model, messages)
+        params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000
-        recorder = self.store.begin(response_id=response_id, created_at_us=created_at_us, params=params,
-                                    input_items=input_items) if request.store else None
+        recorder = None
+        if request.store:
+            recorder = self.store.begin(
+                response_id=response_id, created_at_us=created_at_us, params=params, input_items=input_items,
+                conversation_id=conversation_id,
+                conversation_input=[objects.input_item_view(item) for item in input_items] if conversation_id
+                else None,
+            )
         return ResponseRun(
             response_id=response_id,
             created_at_us=created_at_us,

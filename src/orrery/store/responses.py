@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orrery.store.schema import ID_LENGTH, MODEL_LENGTH, Json, response_items, responses
+from orrery.store.common import Order, Page, storable
+from orrery.store.conversations import append_write
+from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
 from orrery.store.writer import BatchWriter, Write
-
-Order = Literal["asc", "desc"]
 
 HISTORY = text(
     """
@@ -32,12 +32,6 @@ names sort that way)."""
 
 
 @dataclass(frozen=True)
-class Page:
-    data: list[dict[str, Any]]
-    has_more: bool
-
-
-@dataclass(frozen=True)
 class StoredResponse:
     id: str
     status: str
@@ -47,11 +41,6 @@ class StoredResponse:
     usage: dict[str, Any] | None
     error: dict[str, Any] | None
     incomplete_details: dict[str, Any] | None
-
-
-def storable(value: str, length: int = ID_LENGTH) -> bool:
-    """Whether ``value`` can be in a text column at all; other values match no row."""
-    return len(value) <= length and "\x00" not in value
 
 
 def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,6 +61,10 @@ def _insert_write(row: dict[str, Any], item_rows: list[dict[str, Any]]) -> Write
 class RunRecord:
     """The stored state of one running response.
 
+    A response in a conversation appends its input and output items to it when it is answered
+    (completed or incomplete), in the same transaction, and gives its lease on the conversation
+    back however it ends.
+
     A response that ends within ``IN_PROGRESS_AFTER`` seconds is written once, in its final
     state, in one transaction. One that runs longer gets its in-progress row (and input items)
     written then, so other requests see it as ``in_progress``; its end is an update. Either way
@@ -80,10 +73,12 @@ class RunRecord:
 
     IN_PROGRESS_AFTER = 0.05
 
-    def __init__(self, writer: BatchWriter, row: dict[str, Any], input_rows: list[dict[str, Any]]) -> None:
+    def __init__(self, writer: BatchWriter, row: dict[str, Any], input_rows: list[dict[str, Any]],
+                 conversation_input: list[dict[str, Any]] | None) -> None:
         self._writer = writer
         self._row = row
         self._input_rows = input_rows
+        self._conversation_input = conversation_input
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             self.IN_PROGRESS_AFTER, self._write_in_progress)
 
@@ -102,10 +97,16 @@ class RunRecord:
             write: Write = [(update(responses).where(responses.c.id == response_id).values(**values), None)]
             if item_rows:
                 write.append((insert(response_items), item_rows))
-            return write
-        self._timer.cancel()
-        self._timer = None
-        return _insert_write({**self._row, **values}, self._input_rows + item_rows)
+        else:
+            self._timer.cancel()
+            self._timer = None
+            write = _insert_write({**self._row, **values}, self._input_rows + item_rows)
+        conversation_id = self._row["conversation_id"]
+        if conversation_id is not None and self._conversation_input is not None:
+            answered = response["status"] in ("completed", "incomplete")
+            items = self._conversation_input + response["output"] if answered else []
+            write += append_write(conversation_id, items, release=response_id)
+        return write
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
         """Store the final state and output, and wait until it is committed."""
@@ -125,15 +126,17 @@ class ResponseStore:
 
     def begin(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
               input_items: list[dict[str, Any]], conversation_id: str | None = None,
-              owner: str | None = None) -> RunRecord:
-        """Start recording a response; its in-progress row is written only if it runs a while."""
+              conversation_input: list[dict[str, Any]] | None = None, owner: str | None = None) -> RunRecord:
+        """Start recording a response; its in-progress row is written only if it runs a while.
+
+        ``conversation_input`` is the input as conversation items, appended with the output."""
         row = {
             "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
             "model": params["model"], "previous_response_id": params["previous_response_id"],
             "conversation_id": conversation_id, "params": params, "usage": None, "error": None,
             "incomplete_details": None, "owner": owner,
         }
-        return RunRecord(self.writer, row, _item_rows(response_id, "input", input_items))
+        return RunRecord(self.writer, row, _item_rows(response_id, "input", input_items), conversation_input)
 
     async def delete(self, response_id: str) -> bool:
         if not storable(response_id):

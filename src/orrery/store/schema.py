@@ -46,3 +46,30 @@ response_items = Table(
     Column("type", String(64), nullable=False),
     Column("data", Json, nullable=False),
 )
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("active_response_id", String(ID_LENGTH)),
+    Column("active_since", BigInteger),
+    Column("owner", String(128)),
+)
+"""``item_count`` is the next item position: appending bumps it first, which serializes appenders.
+``active_response_id`` is the lease of the stored response now running on the conversation."""
+
+conversation_items = Table(
+    "conversation_items",
+    metadata,
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("id", String(ID_LENGTH), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_conversation_items_conversation_id_id", "conversation_id", "id"),
+)

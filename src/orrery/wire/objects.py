@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from orrery.wire.requests import CreateResponseRequest
+from orrery.ids import new_id
+from orrery.wire.requests import CreateResponseRequest, InputItem
+
+ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
 def usage_from_chat(chunk_usage: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +77,7 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "max_output_tokens": request.max_output_tokens,
         "max_tool_calls": request.max_tool_calls,
         "model": request.model,
+        "conversation": {"id": request.conversation_id} if request.conversation is not None else None,
         "parallel_tool_calls": True if request.parallel_tool_calls is None else request.parallel_tool_calls,
         "previous_response_id": request.previous_response_id,
         "prompt_cache_key": request.prompt_cache_key,
@@ -143,6 +147,13 @@ def reasoning_item(item_id: str, status: str = "in_progress",
 
 def reasoning_text_part(text: str = "") -> dict[str, Any]:
     return {"type": "reasoning_text", "text": text}
+
+
+def stored_item(model: InputItem) -> dict[str, Any]:
+    """A request's input item as stored: as the client sent it, with an id of ours if it had none."""
+    item = model.model_dump(exclude_none=True, by_alias=True)
+    item.setdefault("id", new_id(ITEM_ID_PREFIX.get(item["type"], "item")))
+    return item
 
 
 def input_item_view(item: dict[str, Any]) -> dict[str, Any]:

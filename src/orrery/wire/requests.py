@@ -6,11 +6,26 @@ Items a client echoes back from an earlier response carry fields we do not use (
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 Role = Literal["user", "assistant", "system", "developer"]
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 16:
+        raise ValueError("metadata may hold at most 16 keys")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"metadata key {key[:70]!r} is longer than 64 characters")
+        if len(item) > 512:
+            raise ValueError(f"metadata value of {key!r} is longer than 512 characters")
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+"""OpenAI's metadata: at most 16 string pairs, keys up to 64 and values up to 512 characters."""
 
 NO_NUL = r"^[^\x00]*$"
 Identifier = Annotated[str, StringConstraints(max_length=128, pattern=NO_NUL)]
@@ -90,10 +105,26 @@ class ReasoningItem(_Lenient):
     content: list[dict[str, Any]] | None = None
 
 
+ToolItemType = Literal[
+    "file_search_call", "web_search_call", "computer_call", "computer_call_output", "code_interpreter_call",
+    "image_generation_call", "local_shell_call", "local_shell_call_output", "mcp_list_tools",
+    "mcp_approval_request", "mcp_approval_response", "mcp_call", "custom_tool_call", "custom_tool_call_output",
+]
+
+
+TOOL_ITEM_TYPES = frozenset(get_args(ToolItemType))
+
+
+class ToolCallItem(_Lenient):
+    """An item of a tool this server does not run itself; kept as given, not shown to the model."""
+
+    type: ToolItemType
+    id: Identifier | None = None
+
+
 def _item_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return value.get("type", "message")
-    return getattr(value, "type", None)
+    kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None)
+    return "tool_item" if isinstance(kind, str) and kind in TOOL_ITEM_TYPES else kind
 
 
 InputItem = Annotated[
@@ -102,6 +133,7 @@ InputItem = Annotated[
         Annotated[FunctionCallItem, Tag("function_call")],
         Annotated[FunctionCallOutputItem, Tag("function_call_output")],
         Annotated[ReasoningItem, Tag("reasoning")],
+        Annotated[ToolCallItem, Tag("tool_item")],
     ],
     Discriminator(_item_tag),
 ]
@@ -206,7 +238,7 @@ class CreateResponseRequest(_Strict):
     top_p: float | None = Field(default=None, ge=0, le=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
     max_tool_calls: int | None = Field(default=None, ge=1)
-    metadata: dict[str, str] | None = None
+    metadata: Metadata | None = None
     text: TextConfig | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
@@ -221,22 +253,26 @@ class CreateResponseRequest(_Strict):
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
     truncation: Literal["auto", "disabled"] | None = None
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is None:
-            return value
-        if len(value) > 16:
-            raise ValueError("metadata may hold at most 16 keys")
-        for key, item in value.items():
-            if len(key) > 64:
-                raise ValueError(f"metadata key {key[:70]!r} is longer than 64 characters")
-            if len(item) > 512:
-                raise ValueError(f"metadata value of {key!r} is longer than 512 characters")
-        return value
-
     @property
     def conversation_id(self) -> str | None:
         if isinstance(self.conversation, ConversationRef):
             return self.conversation.id
         return self.conversation
+
+
+MAX_ITEMS_PER_REQUEST = 20
+
+
+class CreateConversationRequest(_Strict):
+    items: list[InputItem] | None = Field(default=None, max_length=MAX_ITEMS_PER_REQUEST)
+    metadata: Metadata | None = None
+
+
+
+class UpdateConversationRequest(_Strict):
+    metadata: Metadata | None
+
+
+
+class CreateItemsRequest(_Strict):
+    items: list[InputItem] = Field(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)

@@ -1,0 +1,64 @@
+"""HTTP routes of ``/v1/conversations``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.wire.requests import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
+from orrery.wire.validation import parse_request
+
+router = APIRouter()
+
+
+@router.post("/v1/conversations", openapi_extra=JSON_OBJECT_BODY)
+async def create_conversation(request: Request) -> Response:
+    body = parse_request(await request.body(), CreateConversationRequest)
+    return JSONBody(await services(request).conversations.create(body.items or [], body.metadata or {}))
+
+
+@router.get("/v1/conversations/{conversation_id}")
+async def retrieve_conversation(request: Request, conversation_id: str) -> Response:
+    return JSONBody(await services(request).conversations.retrieve(conversation_id))
+
+
+@router.post("/v1/conversations/{conversation_id}", openapi_extra=JSON_OBJECT_BODY)
+async def update_conversation(request: Request, conversation_id: str) -> Response:
+    body = parse_request(await request.body(), UpdateConversationRequest)
+    return JSONBody(await services(request).conversations.update(conversation_id, body.metadata or {}))
+
+
+@router.delete("/v1/conversations/{conversation_id}")
+async def delete_conversation(request: Request, conversation_id: str) -> Response:
+    return JSONBody(await services(request).conversations.delete(conversation_id))
+
+
+@router.post("/v1/conversations/{conversation_id}/items", openapi_extra=JSON_OBJECT_BODY)
+async def create_items(request: Request, conversation_id: str) -> Response:
+    body = parse_request(await request.body(), CreateItemsRequest)
+    return JSONBody(await services(request).conversations.add_items(conversation_id, body.items))
+
+
+@router.get("/v1/conversations/{conversation_id}/items")
+async def list_items(
+    request: Request,
+    conversation_id: str,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+) -> Response:
+    page = await services(request).conversations.list_items(conversation_id, after=after, limit=limit, order=order)
+    return JSONBody(page)
+
+
+@router.get("/v1/conversations/{conversation_id}/items/{item_id}")
+async def retrieve_item(request: Request, conversation_id: str, item_id: str) -> Response:
+    return JSONBody(await services(request).conversations.retrieve_item(conversation_id, item_id))
+
+
+@router.delete("/v1/conversations/{conversation_id}/items/{item_id}")
+async def delete_item(request: Request, conversation_id: str, item_id: str) -> Response:
+    return JSONBody(await services(request).conversations.delete_item(conversation_id, item_id))

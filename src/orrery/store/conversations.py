@@ -1,0 +1,165 @@
+"""Stored conversations and their items, which are the model's context for responses in them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orrery.store.common import Order, Page, storable
+from orrery.store.schema import Json, conversation_items, conversations
+from orrery.store.writer import BatchWriter, StoreWriteError, Write
+
+LEASE_SECONDS = 30 * 60
+"""How long a response may hold a conversation before another may take it over (a crashed
+process never releases its lease)."""
+
+Lease = Literal["acquired", "missing", "busy"]
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    id: str
+    created_at_us: int
+    metadata: dict[str, str]
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def append_write(conversation_id: str, items: list[dict[str, Any]], *, release: str | None = None) -> Write:
+    """Append ``items`` at the end, contiguously, in one transaction.
+
+    The count is bumped first: on PostgreSQL that locks the conversation's row, so concurrent
+    appenders queue behind each other and each reads the count the previous one left.
+    ``release`` also ends that response's lease on the conversation.
+    """
+    values: dict[str, Any] = {"item_count": conversations.c.item_count + len(items)}
+    if release is not None:
+        values["active_response_id"] = case(
+            (conversations.c.active_response_id == release, None), else_=conversations.c.active_response_id)
+    write: Write = [(update(conversations).where(conversations.c.id == conversation_id).values(**values), None)]
+    if items:
+        count = select(conversations.c.item_count).where(conversations.c.id == conversation_id).scalar_subquery()
+        now = _now_us()
+        rows = insert(conversation_items).values(
+            conversation_id=conversation_id, position=count - bindparam("back"), id=bindparam("item_id"),
+            type=bindparam("item_type"), data=bindparam("item_data", type_=Json), created_at=now)
+        write.append((rows, [{"back": len(items) - i, "item_id": item["id"],
+                              "item_type": item.get("type", "message"), "item_data": item}
+                             for i, item in enumerate(items)]))
+    return write
+
+
+class ConversationStore:
+    def __init__(self, engine: AsyncEngine, writer: BatchWriter) -> None:
+        self.engine = engine
+        self.writer = writer
+
+    async def create(self, conversation_id: str, metadata: dict[str, str],
+                     items: list[dict[str, Any]]) -> StoredConversation:
+        created_at_us = _now_us()
+        row = {"id": conversation_id, "created_at": created_at_us, "metadata": metadata, "item_count": 0}
+        await self.writer.submit([(insert(conversations), [row]), *append_write(conversation_id, items)])
+        return StoredConversation(conversation_id, created_at_us, metadata)
+
+    async def get(self, conversation_id: str) -> StoredConversation | None:
+        if not storable(conversation_id):
+            return None
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                select(conversations.c.id, conversations.c.created_at, conversations.c.metadata)
+                .where(conversations.c.id == conversation_id))).first()
+        return StoredConversation(row.id, row.created_at, row.metadata) if row else None
+
+    async def update_metadata(self, conversation_id: str, metadata: dict[str, str]) -> StoredConversation | None:
+        if not storable(conversation_id):
+            return None
+        async with self.engine.begin() as connection:
+            await connection.execute(update(conversations).where(conversations.c.id == conversation_id)
+                                     .values(metadata=metadata))
+        return await self.get(conversation_id)
+
+    async def delete(self, conversation_id: str) -> bool:
+        if not storable(conversation_id):
+            return False
+        async with self.engine.begin() as connection:
+            await connection.execute(delete(conversation_items)
+                                     .where(conversation_items.c.conversation_id == conversation_id))
+            result = await connection.execute(delete(conversations).where(conversations.c.id == conversation_id))
+        return result.rowcount > 0
+
+    async def append(self, conversation_id: str, items: list[dict[str, Any]]) -> bool:
+        """Append items; False when the conversation does not exist (or was deleted meanwhile)."""
+        if await self.get(conversation_id) is None:
+            return False
+        try:
+            await self.writer.submit(append_write(conversation_id, items))
+        except StoreWriteError:
+            if await self.get(conversation_id) is None:
+                return False
+            raise
+        return True
+
+    async def acquire(self, conversation_id: str, response_id: str) -> Lease:
+        """Let one stored response at a time run on a conversation."""
+        if not storable(conversation_id):
+            return "missing"
+        now = _now_us()
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id,
+                       or_(conversations.c.active_response_id.is_(None),
+                           conversations.c.active_since < now - LEASE_SECONDS * 1_000_000))
+                .values(active_response_id=response_id, active_since=now))
+        if result.rowcount == 1:
+            return "acquired"
+        return "busy" if await self.get(conversation_id) is not None else "missing"
+
+    def release(self, conversation_id: str, response_id: str) -> None:
+        """Give a lease back without appending anything; not awaited."""
+        self.writer.submit_detached(append_write(conversation_id, [], release=response_id))
+
+    async def all_items(self, conversation_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as connection:
+            query = (select(conversation_items.c.data)
+                     .where(conversation_items.c.conversation_id == conversation_id)
+                     .order_by(conversation_items.c.position))
+            return list((await connection.execute(query)).scalars().all())
+
+    async def items_page(self, conversation_id: str, *, after: str | None, limit: int, order: Order) -> Page:
+        position = conversation_items.c.position
+        query = select(conversation_items.c.data).where(conversation_items.c.conversation_id == conversation_id)
+        async with self.engine.connect() as connection:
+            if after is not None and storable(after):
+                cursor = (await connection.execute(
+                    select(position).where(conversation_items.c.conversation_id == conversation_id,
+                                           conversation_items.c.id == after).order_by(position).limit(1))).scalar()
+                if cursor is not None:
+                    query = query.where(position > cursor if order == "asc" else position < cursor)
+            query = query.order_by(position.asc() if order == "asc" else position.desc()).limit(limit + 1)
+            data = list((await connection.execute(query)).scalars().all())
+        return Page(data=data[:limit], has_more=len(data) > limit)
+
+    async def get_item(self, conversation_id: str, item_id: str) -> dict[str, Any] | None:
+        if not storable(item_id):
+            return None
+        async with self.engine.connect() as connection:
+            return (await connection.execute(
+                select(conversation_items.c.data)
+                .where(conversation_items.c.conversation_id == conversation_id, conversation_items.c.id == item_id)
+                .order_by(conversation_items.c.position).limit(1))).scalar()
+
+    async def delete_item(self, conversation_id: str, item_id: str) -> bool:
+        if not storable(item_id):
+            return False
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                delete(conversation_items)
+                .where(conversation_items.c.conversation_id == conversation_id, conversation_items.c.id == item_id))
+        return result.rowcount > 0
