@@ -767,3 +767,68 @@ def test_generated_garbage(http: httpx.Client) -> None:
     assert statuses.get(400, 0) > FUZZ_CASES // 4, statuses  # the mutations really are mostly garbage
     assert not failures, f"{len(failures)} of {FUZZ_CASES} bodies misanswered ({statuses}):\n" + "\n".join(
         failures[:20])
+
+
+# ---------------------------------------------------------------------------------------------
+# conversations
+
+
+@pytest.fixture(scope="module")
+def conversation_id(http: httpx.Client) -> str:
+    answer = post(http, "/conversations", {"items": [{"role": "user", "content": "hi"}]})
+    assert answer.status_code == 200, describe(answer)
+    return answer.json()["id"]
+
+
+CONVERSATION_GARBAGE = [
+    ({"items": "hi"}, "items"),
+    ({"items": [{"role": "robot", "content": "x"}]}, "items[0].role"),
+    ({"items": [{"type": "nonsense"}]}, "items[0]"),
+    ({"metadata": {"k": 5}}, "metadata.k"),
+    ({"metadata": []}, "metadata"),
+    ({"unknown": 1}, "unknown"),
+    ({"items": [{"role": "user", "content": "x"}] * 21}, "items"),
+]
+
+
+@pytest.mark.parametrize(("body", "param"), CONVERSATION_GARBAGE)
+def test_conversation_create_garbage(http: httpx.Client, body: dict[str, Any], param: str) -> None:
+    expect_error(post(http, "/conversations", body), 400, param=param)
+
+
+@pytest.mark.parametrize(("body", "param"), [*CONVERSATION_GARBAGE[:3], ({"items": []}, "items"), ({}, "items")])
+def test_conversation_items_garbage(http: httpx.Client, conversation_id: str, body: dict[str, Any],
+                                    param: str) -> None:
+    expect_error(post(http, f"/conversations/{conversation_id}/items", body), 400, param=param)
+
+
+@pytest.mark.parametrize("body", [{}, {"metadata": "x"}, {"metadata": {"a": 1}}, {"metadata": {}, "x": 1}])
+def test_conversation_update_garbage(http: httpx.Client, conversation_id: str, body: dict[str, Any]) -> None:
+    expect_error(post(http, f"/conversations/{conversation_id}", body), 400)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b'{"items": [' + b"[" * 300 + b"]" * 300 + b"]}"])
+def test_conversation_bodies_not_json(http: httpx.Client, conversation_id: str, raw: bytes) -> None:
+    for path in ("/conversations", f"/conversations/{conversation_id}", f"/conversations/{conversation_id}/items"):
+        expect_error(post_raw(http, path, raw), 400)
+
+
+@pytest.mark.parametrize("bad_id", ["conv_doesnotexist", "nonsense", "conv_" + "x" * 300, "conv_%00",
+                                    "' OR 1=1 --"])
+def test_conversation_unknown_or_malformed_ids(http: httpx.Client, conversation_id: str, bad_id: str) -> None:
+    for method, path in (("GET", f"/conversations/{bad_id}"), ("DELETE", f"/conversations/{bad_id}"),
+                         ("GET", f"/conversations/{bad_id}/items"),
+                         ("GET", f"/conversations/{conversation_id}/items/{bad_id}"),
+                         ("DELETE", f"/conversations/{conversation_id}/items/{bad_id}")):
+        answer = http.request(method, path)
+        assert answer.status_code in (400, 404), describe(answer)
+        check_error_shape(answer)
+    check_not_5xx(post(http, f"/conversations/{bad_id}/items", {"items": [{"role": "user", "content": "x"}]}))
+    check_not_5xx(post(http, f"/conversations/{bad_id}", {"metadata": {}}))
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "order=sideways", "after=%00"])
+def test_conversation_items_bad_query(http: httpx.Client, conversation_id: str, query: str) -> None:
+    check_not_5xx(http.get(f"/conversations/{conversation_id}/items?{query}"))
+    if not query.startswith("after"):
+        expect_error(http.get(f"/conversations/{conversation_id}/items?{query}"), 400)
