@@ -35,6 +35,7 @@ class Server:
     url: str
     backend: str
     db_url: str
+    pid: int
 
     @property
     def base_url(self) -> str:
@@ -123,7 +124,7 @@ def server(request: pytest.FixtureRequest, upstream: ScriptedUpstream, workdir: 
         db_url = request.getfixturevalue("postgres_url")
     config = {"providers": provider_config(upstream), "db": db_url, "data_dir": str(workdir / "data")}
     process, url = start_server(config, log_path=workdir / f"server-{backend}.log")
-    yield Server(url=url, backend=backend, db_url=db_url)
+    yield Server(url=url, backend=backend, db_url=db_url, pid=process.pid)
     stop_server(process)
 
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from orrery import __version__
 from orrery.api import conversations as conversation_routes
+from orrery.api import files as file_routes
 from orrery.api import models, passthrough, responses
 from orrery.api.common import JSONBody
 from orrery.config import RecordingMode, Settings
@@ -26,7 +27,10 @@ from orrery.recording.recorder import Recorder
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.conversations.service import ConversationService
+from orrery.files.blobs import BlobStore
+from orrery.files.service import FileService
 from orrery.store.conversations import ConversationStore
+from orrery.store.files import FileStore
 from orrery.store.responses import ResponseStore
 from orrery.store.writer import BatchWriter
 from orrery.wire.validation import validation_error
@@ -42,6 +46,7 @@ class Services:
     router: ModelRouter
     responses: ResponseService
     conversations: ConversationService
+    files: FileService
 
 
 def _error_response(error: APIError) -> Response:
@@ -90,6 +95,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             router=router,
             responses=ResponseService(router, ResponseStore(engine, writer), conversations),
             conversations=conversations,
+            files=FileService(FileStore(engine), BlobStore(settings.data_dir / "files")),
         )
         try:
             yield
@@ -105,7 +111,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (responses, conversation_routes, models, passthrough):
+    for module in (responses, conversation_routes, file_routes, models, passthrough):
         app.include_router(module.router)
 
     @app.get("/health", include_in_schema=False)

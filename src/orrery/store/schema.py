@@ -73,3 +73,17 @@ conversation_items = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_conversation_items_conversation_id_id", "conversation_id", "id"),
 )
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("filename", String(1024), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("expires_at", BigInteger),
+    Column("owner", String(128)),
+    Index("ix_files_created_at_id", "created_at", "id"),
+)
+"""Uploaded files' metadata; the bytes live in the blob directory under the file's id."""

@@ -1,0 +1,1 @@
+"""Uploaded files: their bytes on disk, their text, and its chunks."""
