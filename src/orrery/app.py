@@ -17,6 +17,7 @@ from starlette.responses import Response
 from orrery import __version__
 from orrery.api import conversations as conversation_routes
 from orrery.api import files as file_routes
+from orrery.api import vector_stores as vector_store_routes
 from orrery.api import models, passthrough, responses
 from orrery.api.common import JSONBody
 from orrery.config import RecordingMode, Settings
@@ -27,11 +28,17 @@ from orrery.recording.recorder import Recorder
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.conversations.service import ConversationService
+from orrery.embeddings import embedder_for
+from orrery.embeddings.base import Embedder
 from orrery.files.blobs import BlobStore
 from orrery.files.service import FileService
 from orrery.store.conversations import ConversationStore
 from orrery.store.files import FileStore
 from orrery.store.responses import ResponseStore
+from orrery.store.vector_stores import VectorStoreStore
+from orrery.vectors.index import index_for
+from orrery.vectors.ingestion import Ingester
+from orrery.vectors.service import VectorStoreService
 from orrery.store.writer import BatchWriter
 from orrery.wire.validation import validation_error
 
@@ -47,6 +54,7 @@ class Services:
     responses: ResponseService
     conversations: ConversationService
     files: FileService
+    vector_stores: VectorStoreService
 
 
 def _error_response(error: APIError) -> Response:
@@ -91,15 +99,26 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         writer.start()
         router = ModelRouter.from_config(settings.providers, Recorder.from_settings(settings))
         conversations = ConversationService(ConversationStore(engine, writer))
+        files = FileService(FileStore(engine), BlobStore(settings.data_dir / "files"))
+        vector_store_store = VectorStoreStore(engine)
+
+        def embedder(model: str) -> Embedder:
+            return embedder_for(model, router)
+
+        ingester = Ingester(vector_store_store, files, embedder, engine.dialect.name)
+        ingester.start()
+        vector_stores = VectorStoreService(vector_store_store, files, index_for(engine), ingester, embedder)
         app.state.services = Services(
             router=router,
-            responses=ResponseService(router, ResponseStore(engine, writer), conversations),
+            responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores),
             conversations=conversations,
-            files=FileService(FileStore(engine), BlobStore(settings.data_dir / "files")),
+            files=files,
+            vector_stores=vector_stores,
         )
         try:
             yield
         finally:
+            await ingester.close()
             await writer.close()
             await router.aclose()
             await engine.dispose()
@@ -111,7 +130,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (responses, conversation_routes, file_routes, models, passthrough):
+    for module in (responses, conversation_routes, file_routes, vector_store_routes, models, passthrough):
         app.include_router(module.router)
 
     @app.get("/health", include_in_schema=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from itertools import chain
 from typing import Any, Iterable
 
-from orrery.wire.requests import CreateResponseRequest
+from orrery.responses.citations import with_markers
+from orrery.tools import file_search as knowledge_search
+from orrery.wire.requests import AllowedTool, CreateResponseRequest, FunctionChoice, HostedToolChoice, Tool
 
 CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
@@ -17,7 +19,7 @@ CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "deve
 def _chat_part(part: dict[str, Any]) -> dict[str, Any] | None:
     kind = part.get("type")
     if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": part["text"]}
+        return {"type": "text", "text": _part_text(part)}
     if kind == "refusal":
         return {"type": "text", "text": part["refusal"]}
     if kind == "input_image":
@@ -32,8 +34,15 @@ def _chat_part(part: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _part_text(part: dict[str, Any]) -> str:
+    """A part's text; an answer's citations go back in as the markers the model wrote."""
+    if part.get("annotations"):
+        return with_markers(part.get("text") or "", part["annotations"])
+    return part.get("text") or part.get("refusal") or ""
+
+
 def _text_of(parts: Iterable[dict[str, Any]]) -> str:
-    return "".join(p.get("text") or p.get("refusal") or "" for p in parts)
+    return "".join(_part_text(p) for p in parts)
 
 
 def _message(item: dict[str, Any], assistant_parts: bool) -> dict[str, Any]:
@@ -69,25 +78,37 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
     if instructions:
         messages.append({"role": "system", "content": instructions})
     pending_calls: dict[str, Any] | None = None
+    searched: list[dict[str, Any]] = []
+
+    def add_call(call_id: str, name: str, arguments: str) -> None:
+        nonlocal pending_calls
+        if pending_calls is None:
+            pending_calls = {"role": "assistant", "content": "", "tool_calls": []}
+            messages.append(pending_calls)
+        calls = pending_calls["tool_calls"]
+        calls.append({"index": len(calls), "id": call_id, "type": "function",
+                      "function": {"name": name, "arguments": arguments}})
+
     for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
         if kind == "function_call":
-            if pending_calls is None:
-                pending_calls = {"role": "assistant", "content": "", "tool_calls": []}
-                messages.append(pending_calls)
-            calls = pending_calls["tool_calls"]
-            calls.append({
-                "index": len(calls),
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
-            })
+            add_call(item["call_id"], item["name"], item["arguments"])
             continue
+        if kind == "file_search_call":
+            call_id = knowledge_search.call_id_of(item["id"])
+            query = (item.get("queries") or [""])[0]
+            add_call(call_id, knowledge_search.FUNCTION_NAME, knowledge_search.call_arguments(query))
+            searched.append({"role": "tool", "tool_call_id": call_id,
+                             "content": knowledge_search.tool_result_parts(query, item.get("results") or [])})
+            continue
+        messages.extend(searched)
+        searched = []
         pending_calls = None
         if kind == "message":
             messages.append(_message(item, history_in_parts and position < len(history)))
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})
+    messages.extend(searched)
     return messages
 
 
@@ -105,8 +126,26 @@ def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": schema}
 
 
+def _tool_name(tool: Tool | AllowedTool | HostedToolChoice | FunctionChoice) -> str:
+    return knowledge_search.FUNCTION_NAME if tool.type == "file_search" else tool.name
+
+
+def _chat_tool(tool: Tool) -> dict[str, Any]:
+    if tool.type == "file_search":
+        return knowledge_search.KNOWLEDGE_SEARCH
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.parameters is not None:
+        function["parameters"] = tool.parameters
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
 def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], Any]:
-    """Function tools in chat shape and the chat ``tool_choice``.
+    """Tools in chat shape (``file_search`` offered as the ``knowledge_search`` function) and the
+    chat ``tool_choice``.
 
     ``allowed_tools`` narrows the offered tools to the allowed ones, which every backend
     understands, rather than relying on the newer chat ``allowed_tools`` choice.
@@ -116,23 +155,13 @@ def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], A
     chat_choice: Any = None
     if isinstance(choice, str):
         chat_choice = choice
-    elif choice is not None and choice.type == "function":
-        chat_choice = {"type": "function", "function": {"name": choice.name}}
+    elif choice is not None and choice.type in ("function", "file_search"):
+        chat_choice = {"type": "function", "function": {"name": _tool_name(choice)}}
     elif choice is not None:
-        allowed = {t.name for t in choice.tools}
-        tools = [t for t in tools if t.name in allowed]
+        allowed = {_tool_name(t) for t in choice.tools}
+        tools = [t for t in tools if _tool_name(t) in allowed]
         chat_choice = choice.mode
-    chat_tools = []
-    for tool in tools:
-        function: dict[str, Any] = {"name": tool.name}
-        if tool.description is not None:
-            function["description"] = tool.description
-        if tool.parameters is not None:
-            function["parameters"] = tool.parameters
-        if tool.strict is not None:
-            function["strict"] = tool.strict
-        chat_tools.append({"type": "function", "function": function})
-    return chat_tools, chat_choice
+    return [_chat_tool(tool) for tool in tools], chat_choice
 
 
 def chat_request_body(request: CreateResponseRequest, upstream_model: str,

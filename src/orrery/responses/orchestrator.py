@@ -12,11 +12,17 @@ from typing import Any, AsyncIterator, Protocol
 
 from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
+from orrery.responses.citations import CitationFilter
 from orrery.responses.events import EventCounter
+from orrery.tools import file_search as file_search_tool
+from orrery.tools.file_search import FileSearchRunner
 from orrery.store.writer import StoreWriteError
 from orrery.wire import objects
 
 log = logging.getLogger(__name__)
+
+MAX_TURNS = 8
+"""Upstream calls one response may make while the model keeps calling server-side tools."""
 
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -53,12 +59,14 @@ def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]]:
 class _OpenItem:
     """An output item still receiving deltas."""
 
-    __slots__ = ("item", "index", "chunks", "logprobs")
+    __slots__ = ("item", "index", "chunks", "shown", "logprobs")
 
     def __init__(self, item: dict[str, Any], index: int) -> None:
         self.item = item
         self.index = index
         self.chunks: list[str] = []
+        self.shown: list[str] = []
+        """What the client was shown of ``chunks``: the text without citation markers."""
         self.logprobs: list[dict[str, Any]] = []
 
 
@@ -73,6 +81,7 @@ class ResponseRun:
         chat_body: dict[str, Any],
         recorder: RunRecorder | None,
         include_logprobs: bool,
+        file_search: FileSearchRunner | None = None,
     ) -> None:
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
@@ -90,11 +99,18 @@ class ResponseRun:
         self._reasoning: _OpenItem | None = None
         self._calls: dict[int, _OpenItem] = {}
         self._open_call: _OpenItem | None = None
+        self.file_search = file_search
+        self._searches: dict[int, _OpenItem] = {}
+        self._filenames: dict[str, str] = {}
+        self._citations: CitationFilter | None = None
+
+    def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
+        return objects.visible_item(item, self.params["include"])
 
     def snapshot(self, status: str, **fields: Any) -> dict[str, Any]:
         return objects.response_object(
             response_id=self.response_id, created_at=self.created_at, status=status,
-            params=self.params, output=list(self.output), usage=self.usage, **fields,
+            params=self.params, output=[self._visible(item) for item in self.output], usage=self.usage, **fields,
         )
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
@@ -103,20 +119,35 @@ class ResponseRun:
         yield event("response.in_progress", response=self.snapshot("in_progress"))
         finish_reason: str | None = None
         finished = False
+        body = self.chat_body
         try:
-            try:
-                async for chunk in self.provider.stream_chat(self.chat_body):
-                    usage = chunk.get("usage")
-                    if usage:
-                        self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
-                    for choice in chunk.get("choices") or ():
-                        if choice.get("index", 0) != 0:
-                            continue
-                        for out in self._on_choice(choice):
-                            yield out
-                        finish_reason = choice.get("finish_reason") or finish_reason
-            except UpstreamError as exc:
-                self.failure = exc
+            for turn in range(MAX_TURNS):
+                finish_reason = None
+                try:
+                    async for chunk in self.provider.stream_chat(body):
+                        usage = chunk.get("usage")
+                        if usage:
+                            self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
+                        for choice in chunk.get("choices") or ():
+                            if choice.get("index", 0) != 0:
+                                continue
+                            for out in self._on_choice(choice):
+                                yield out
+                            finish_reason = choice.get("finish_reason") or finish_reason
+                except UpstreamError as exc:
+                    self.failure = exc
+                searches, text = list(self._searches.values()), self._turn_text()
+                client_calls = bool(self._calls)
+                self._searches, self._calls = {}, {}
+                if self.failure or finish_reason in INCOMPLETE_REASONS or not searches:
+                    break
+                for out in self._close_all("completed"):
+                    yield out
+                async for out in self._run_searches(searches):
+                    yield out
+                if client_calls or turn == MAX_TURNS - 1:
+                    break
+                body = self._next_turn(body, searches, text)
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
             for out in self._close_all("incomplete" if status != "completed" else "completed"):
                 yield out
@@ -126,6 +157,46 @@ class ResponseRun:
         finally:
             if not finished and self.recorder is not None:
                 self.recorder.abandon(self.snapshot("cancelled"))
+
+    def _turn_text(self) -> str:
+        """The text the model wrote this turn, as it wrote it (citation markers included)."""
+        return "".join(self._message.chunks) if self._message is not None else ""
+
+    async def _run_searches(self, searches: list[_OpenItem]) -> AsyncIterator[dict[str, Any]]:
+        """Run the model's ``knowledge_search`` calls as ``file_search_call`` items, in order."""
+        assert self.file_search is not None
+        for search in searches:
+            query = file_search_tool.query_of("".join(search.chunks))
+            item = {"id": file_search_tool.item_id(search.item["call_id"]), "type": "file_search_call",
+                    "status": "in_progress", "queries": [query], "results": None}
+            open_item, added = self._add_item(item)
+            yield {**added, "item": self._visible(dict(item))}
+            ids = {"item_id": item["id"], "output_index": open_item.index}
+            yield self._event("response.file_search_call.in_progress", **ids)
+            yield self._event("response.file_search_call.searching", **ids)
+            item["results"] = await self.file_search.search(query)
+            self._filenames.update((r["file_id"], r["filename"]) for r in item["results"])
+            item["status"] = "completed"
+            yield self._event("response.file_search_call.completed", **ids)
+            yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
+
+    def _next_turn(self, body: dict[str, Any], searches: list[_OpenItem], text: str) -> dict[str, Any]:
+        """The upstream body after the model's searches: its calls and their results appended."""
+        calls = [{"index": position, "id": s.item["call_id"], "type": "function",
+                  "function": {"name": file_search_tool.FUNCTION_NAME, "arguments": "".join(s.chunks)}}
+                 for position, s in enumerate(searches)]
+        results = {item["id"]: item for item in self.output if item["type"] == "file_search_call"}
+        answers = []
+        for search in searches:
+            item = results[file_search_tool.item_id(search.item["call_id"])]
+            answers.append({"role": "tool", "tool_call_id": search.item["call_id"],
+                            "content": file_search_tool.tool_result_parts(item["queries"][0], item["results"])})
+        choice = body.get("tool_choice")
+        following = {**body, "messages": [*body["messages"], {"role": "assistant", "content": text,
+                                                               "tool_calls": calls}, *answers]}
+        if choice is not None and choice not in ("auto", "none"):
+            following["tool_choice"] = "auto"
+        return following
 
     async def _finish(self, status: str, finish_reason: str | None) -> dict[str, Any]:
         completed_at_us = time.time_ns() // 1000 if status == "completed" else None
@@ -185,6 +256,7 @@ class ResponseRun:
         if self._message is None:
             events += self._close_all("completed")
             self._message, added = self._add_item(objects.message_item(new_id("msg")))
+            self._citations = CitationFilter(self._filenames) if self.file_search is not None else None
             events.append(added)
             events.append(self._event(
                 "response.content_part.added", item_id=self._message.item["id"],
@@ -193,16 +265,37 @@ class ResponseRun:
         logprobs = _logprobs(choice) if self.include_logprobs else []
         self._message.chunks.append(text)
         self._message.logprobs += logprobs
-        events.append(self._event(
-            "response.output_text.delta", item_id=self._message.item["id"],
-            output_index=self._message.index, content_index=0, delta=text, logprobs=logprobs,
-        ))
+        events += self._shown_text(self._message, text, logprobs)
+        return events
+
+    def _shown_text(self, message: _OpenItem, text: str, logprobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delta and annotation events for model text, citation markers held back and removed."""
+        annotations: list[dict[str, Any]] = []
+        first_annotation = 0
+        if self._citations is not None:
+            first_annotation = len(self._citations.annotations)
+            text, annotations = self._citations.feed(text)
+        ids = {"item_id": message.item["id"], "output_index": message.index, "content_index": 0}
+        events = []
+        if text:
+            message.shown.append(text)
+            events.append(self._event("response.output_text.delta", **ids, delta=text, logprobs=logprobs))
+        for offset, annotation in enumerate(annotations):
+            events.append(self._event("response.output_text.annotation.added", **ids,
+                                      annotation_index=first_annotation + offset, annotation=annotation))
         return events
 
     def _call_delta(self, call: dict[str, Any]) -> list[dict[str, Any]]:
         events = []
         position = call.get("index", len(self._calls))
         function = call.get("function") or {}
+        search = self._searches.get(position)
+        if search is not None or (self.file_search is not None and self._calls.get(position) is None
+                                  and function.get("name") == file_search_tool.FUNCTION_NAME):
+            if search is None:
+                search = self._searches[position] = _OpenItem({"call_id": call.get("id") or new_id("call")}, -1)
+            search.chunks.append(function.get("arguments") or "")
+            return events
         open_call = self._calls.get(position)
         if open_call is None:
             events += self._close_all("completed")
@@ -254,11 +347,21 @@ class ResponseRun:
 
     def _close_message(self, open_item: _OpenItem, status: str) -> list[dict[str, Any]]:
         item, index = open_item.item, open_item.index
-        text = "".join(open_item.chunks)
-        part = objects.output_text_part(text, open_item.logprobs)
+        events = []
+        annotations: list[dict[str, Any]] = []
+        if self._citations is not None:
+            rest = self._citations.finish()
+            if rest:
+                open_item.shown.append(rest)
+                events.append(self._event("response.output_text.delta", item_id=item["id"], output_index=index,
+                                          content_index=0, delta=rest, logprobs=[]))
+            annotations = self._citations.annotations
+            self._citations = None
+        text = "".join(open_item.shown)
+        part = objects.output_text_part(text, open_item.logprobs, annotations)
         item["content"] = [part]
         item["status"] = status
-        return [
+        return events + [
             self._event("response.output_text.done", item_id=item["id"], output_index=index,
                         content_index=0, text=text, logprobs=open_item.logprobs),
             self._event("response.content_part.done", item_id=item["id"], output_index=index,

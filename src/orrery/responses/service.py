@@ -13,6 +13,8 @@ from orrery.responses.orchestrator import ResponseRun
 from orrery.conversations.service import ConversationService
 from orrery.store.common import Order
 from orrery.store.responses import ResponseStore, StoredResponse
+from orrery.tools.file_search import FileSearchRunner
+from orrery.vectors.service import VectorStoreService
 from orrery.wire import objects
 from orrery.wire.requests import CreateResponseRequest
 
@@ -27,12 +29,13 @@ def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
 
 
 def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict[str, Any]:
+    include = stored.params.get("include") or []
     return objects.response_object(
         response_id=stored.id,
         created_at=stored.created_at_us // 1_000_000,
         status=stored.status,
         params=stored.params,
-        output=output,
+        output=[objects.visible_item(item, include) for item in output],
         usage=stored.usage,
         error=stored.error,
         incomplete_details=stored.incomplete_details,
@@ -41,10 +44,12 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict
 
 
 class ResponseService:
-    def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService) -> None:
+    def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService,
+                 vector_stores: VectorStoreService) -> None:
         self.router = router
         self.store = store
         self.conversations = conversations
+        self.vector_stores = vector_stores
 
     async def create(self, request: CreateResponseRequest) -> ResponseRun:
         if request.background:
@@ -56,6 +61,7 @@ class ResponseService:
                                  "Provide one of them, not both.", param="conversation",
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
+        file_search = await self._file_search(request)
         response_id = new_id("resp")
         input_items = _input_items(request)
         if conversation_id is None:
@@ -83,7 +89,19 @@ class ResponseService:
             chat_body=chat_body,
             recorder=recorder,
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
+            file_search=file_search,
         )
+
+    async def _file_search(self, request: CreateResponseRequest) -> FileSearchRunner | None:
+        """The runner of the request's ``file_search`` tool; its vector stores must exist."""
+        for position, tool in enumerate(request.tools or []):
+            if tool.type == "file_search":
+                for store_id in tool.vector_store_ids:
+                    if await self.vector_stores.store.get(store_id) is None:
+                        raise NotFound(f"Vector store '{store_id[:140]}' not found.",
+                                       param=f"tools[{position}].vector_store_ids", code="vector_store_not_found")
+                return FileSearchRunner(self.vector_stores, tool)
+        return None
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
         if previous_response_id is None:

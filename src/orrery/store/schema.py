@@ -12,7 +12,8 @@ keeps any string a client sent, NUL characters included, which JSONB refuses.
 ID_LENGTH = 128
 MODEL_LENGTH = 256
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -87,3 +88,66 @@ files = Table(
     Index("ix_files_created_at_id", "created_at", "id"),
 )
 """Uploaded files' metadata; the bytes live in the blob directory under the file's id."""
+
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("embedding_model", String(MODEL_LENGTH), nullable=False),
+    Column("embedding_dimensions", Integer),
+    Column("expires_after_days", Integer),
+    Column("last_active_at", BigInteger, nullable=False),
+    Column("chunk_version", Integer, nullable=False),
+    Column("owner", String(128)),
+    Index("ix_vector_stores_created_at_id", "created_at", "id"),
+)
+"""``chunk_version`` grows whenever the store's chunks change, so per-process caches of its
+vectors know when to reload."""
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column("vector_store_id", String(ID_LENGTH), ForeignKey("vector_stores.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("file_id", String(ID_LENGTH), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attributes", Json, nullable=False),
+    Column("chunking_strategy", Json, nullable=False),
+    Column("usage_bytes", BigInteger, nullable=False),
+    Column("last_error", Json),
+    Column("batch_id", String(ID_LENGTH), index=True),
+    Column("claimed_at", BigInteger),
+)
+"""A file in a store; ``in_progress`` rows are also the ingestion queue (``claimed_at`` is the
+lease of the process ingesting it)."""
+
+vector_store_file_batches = Table(
+    "vector_store_file_batches",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("vector_store_id", String(ID_LENGTH), ForeignKey("vector_stores.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("cancelled", Integer, nullable=False),
+)
+
+vector_chunks = Table(
+    "vector_chunks",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("vector_store_id", String(ID_LENGTH), ForeignKey("vector_stores.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("file_id", String(ID_LENGTH), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("token_count", Integer, nullable=False),
+    Column("embedding", LargeBinary().with_variant(Vector(), "postgresql"), nullable=False),
+    Index("ix_vector_chunks_store_file", "vector_store_id", "file_id"),
+)
+"""Embeddings are float32 blobs on SQLite (searched exactly with numpy) and pgvector vectors on
+PostgreSQL. Keyword search uses an FTS5 table on SQLite and a generated tsvector on PostgreSQL
+(both made by the migration)."""

@@ -70,7 +70,10 @@ def _tool_choice(request: CreateResponseRequest) -> Any:
 
 
 def response_params(request: CreateResponseRequest) -> dict[str, Any]:
-    """The request-derived fields of a response object; stored, then merged into every snapshot."""
+    """The request-derived fields of a response object; stored, then merged into every snapshot.
+
+    ``include`` is kept with them (it decides what stored items show) but is not a response field.
+    """
     reasoning = request.reasoning
     return {
         "instructions": request.instructions,
@@ -95,6 +98,7 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "truncation": request.truncation or "disabled",
         "user": request.user,
         "metadata": request.metadata or {},
+        "include": request.include or [],
     }
 
 
@@ -119,7 +123,7 @@ def response_object(
         "completed_at": completed_at,
         "error": error,
         "incomplete_details": incomplete_details,
-        **params,
+        **{key: value for key, value in params.items() if key != "include"},
         "output": output,
         "usage": usage,
     }
@@ -130,8 +134,9 @@ def message_item(item_id: str, status: str = "in_progress",
     return {"id": item_id, "type": "message", "status": status, "content": content or [], "role": "assistant"}
 
 
-def output_text_part(text: str = "", logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"type": "output_text", "annotations": [], "logprobs": logprobs or [], "text": text}
+def output_text_part(text: str = "", logprobs: list[dict[str, Any]] | None = None,
+                     annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": annotations or [], "logprobs": logprobs or [], "text": text}
 
 
 def function_call_item(item_id: str, call_id: str, name: str, arguments: str = "",
@@ -180,3 +185,10 @@ def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
+
+
+def visible_item(item: dict[str, Any], include: list[str]) -> dict[str, Any]:
+    """An output item as the client sees it: file search results only when asked for."""
+    if item.get("type") == "file_search_call" and "file_search_call.results" not in include:
+        return {**item, "results": None}
+    return item

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt,
+                      StringConstraints, Tag)
 
 Role = Literal["user", "assistant", "system", "developer"]
 
@@ -147,7 +148,34 @@ class FunctionTool(_Strict):
     strict: bool | None = None
 
 
-Tool = Annotated[Union[FunctionTool], Field(discriminator="type")]
+class ComparisonFilter(_Strict):
+    type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
+    key: str
+    value: Union[StrictBool, StrictInt, StrictFloat, str, list[Union[StrictInt, StrictFloat, str]]]
+
+
+class CompoundFilter(_Strict):
+    type: Literal["and", "or"]
+    filters: list[Union[ComparisonFilter, CompoundFilter]] = Field(min_length=1)
+
+
+Filter = Union[ComparisonFilter, CompoundFilter]
+
+
+class FileSearchRankingOptions(_Lenient):
+    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class FileSearchTool(_Strict):
+    type: Literal["file_search"]
+    vector_store_ids: list[Identifier] = Field(min_length=1, max_length=16)
+    filters: Filter | None = None
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    ranking_options: FileSearchRankingOptions | None = None
+
+
+Tool = Annotated[Union[FunctionTool, FileSearchTool], Field(discriminator="type")]
 
 
 class FunctionChoice(_Strict):
@@ -155,9 +183,20 @@ class FunctionChoice(_Strict):
     name: str
 
 
-class AllowedTool(_Lenient):
+class HostedToolChoice(_Strict):
+    type: Literal["file_search"]
+
+
+class AllowedFunction(_Lenient):
     type: Literal["function"]
     name: str
+
+
+class AllowedFileSearch(_Lenient):
+    type: Literal["file_search"]
+
+
+AllowedTool = Annotated[Union[AllowedFunction, AllowedFileSearch], Field(discriminator="type")]
 
 
 class AllowedToolsChoice(_Strict):
@@ -168,7 +207,7 @@ class AllowedToolsChoice(_Strict):
 
 ToolChoice = Union[
     Literal["none", "auto", "required"],
-    Annotated[Union[FunctionChoice, AllowedToolsChoice], Field(discriminator="type")],
+    Annotated[Union[FunctionChoice, AllowedToolsChoice, HostedToolChoice], Field(discriminator="type")],
 ]
 
 
@@ -276,3 +315,100 @@ class UpdateConversationRequest(_Strict):
 
 class CreateItemsRequest(_Strict):
     items: list[InputItem] = Field(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)
+
+
+class AutoChunking(_Strict):
+    type: Literal["auto"]
+
+
+class StaticChunkingSizes(_Strict):
+    max_chunk_size_tokens: int = Field(ge=100, le=4096)
+    chunk_overlap_tokens: int = Field(ge=0)
+
+
+class StaticChunking(_Strict):
+    type: Literal["static"]
+    static: StaticChunkingSizes
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.static.chunk_overlap_tokens > self.static.max_chunk_size_tokens // 2:
+            raise ValueError("chunk_overlap_tokens may be at most half of max_chunk_size_tokens")
+
+
+ChunkingStrategy = Annotated[Union[AutoChunking, StaticChunking], Field(discriminator="type")]
+
+AttributeValue = Union[StrictBool, StrictInt, StrictFloat, Annotated[str, StringConstraints(max_length=512)]]
+
+
+def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > 16:
+        raise ValueError("attributes may hold at most 16 keys")
+    for key in value:
+        if len(key) > 64:
+            raise ValueError(f"attribute key {key[:70]!r} is longer than 64 characters")
+    return value
+
+
+Attributes = Annotated[dict[str, AttributeValue], AfterValidator(_check_attributes)]
+VectorStoreName = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class StoreExpiry(_Strict):
+    anchor: Literal["last_active_at"]
+    days: int = Field(ge=1, le=365)
+
+
+class CreateVectorStoreRequest(_Strict):
+    name: VectorStoreName | None = None
+    description: str | None = None
+    file_ids: list[Identifier] | None = Field(default=None, max_length=500)
+    metadata: Metadata | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+    expires_after: StoreExpiry | None = None
+    embedding_model: ModelName | None = None
+
+
+class UpdateVectorStoreRequest(_Strict):
+    name: VectorStoreName | None = None
+    metadata: Metadata | None = None
+    expires_after: StoreExpiry | None = None
+
+
+class CreateVectorStoreFileRequest(_Strict):
+    file_id: Identifier
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+
+
+class UpdateVectorStoreFileRequest(_Strict):
+    attributes: Attributes | None
+
+
+class BatchFile(_Strict):
+    file_id: Identifier
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+
+
+class CreateFileBatchRequest(_Strict):
+    file_ids: list[Identifier] | None = Field(default=None, min_length=1, max_length=500)
+    files: list[BatchFile] | None = Field(default=None, min_length=1, max_length=500)
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+
+
+class RankingOptions(_Strict):
+    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
+
+
+class SearchRequest(_Strict):
+    query: Annotated[str, StringConstraints(min_length=1)] | list[Annotated[str, StringConstraints(min_length=1)]]
+    filters: Filter | None = None
+    max_num_results: int = Field(default=10, ge=1, le=50)
+    ranking_options: RankingOptions | None = None
+    rewrite_query: bool | None = None
+    search_mode: SearchMode = "vector"

@@ -1,0 +1,1 @@
+"""Server-side tools the model can call while a response runs."""

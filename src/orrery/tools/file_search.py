@@ -1,0 +1,94 @@
+"""The ``file_search`` tool: offered to the model as the function ``knowledge_search``, its results
+shown back as one ``tool`` message, in exactly the shapes of the seed recordings."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orrery.vectors.service import VectorStoreService
+    from orrery.wire.requests import FileSearchTool
+
+FUNCTION_NAME = "knowledge_search"
+DEFAULT_MAX_RESULTS = 10
+
+KNOWLEDGE_SEARCH = {
+    "type": "function",
+    "function": {
+        "name": FUNCTION_NAME,
+        "description": "Search for information in a database.",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": (
+                "The query to search for. Can be a natural language sentence or keywords.")}},
+            "required": ["query"],
+        },
+    },
+}
+
+
+def tool_result_parts(query: str, results: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The content of the ``tool`` message answering a ``knowledge_search`` call.
+
+    ``results`` are file_search_call results: ``file_id``, ``score``, ``attributes`` (shown as a
+    Python dict, as the seeds show them) and ``text``.
+    """
+    parts = [{"type": "text", "text": f"{FUNCTION_NAME} tool found {len(results)} chunks:\n"
+                                      f"BEGIN of {FUNCTION_NAME} tool results.\n"}]
+    for number, result in enumerate(results, start=1):
+        file_id = result["file_id"]
+        parts.append({"type": "text", "text": (
+            f"[{number}] document_id: {file_id}, score: {result['score']}, attributes: {result['attributes']} "
+            f"(cite as <|{file_id}|>)\n{result['text']}\n")})
+    parts.append({"type": "text", "text": f"END of {FUNCTION_NAME} tool results.\n"})
+    parts.append({"type": "text", "text": (
+        f'The above results were retrieved to help answer the user\'s query: "{query}". Use them as supporting '
+        "information only in answering this query. Cite sources immediately at the end of sentences before "
+        "punctuation, using `<|file-id|>` format (e.g., 'This is a fact <|file-Cn3MSNn72ENTiiq11Qda4A|>.'). "
+        "Do not add extra punctuation. Use only the file IDs provided (do not invent new ones).\n")})
+    return parts
+
+
+def query_of(arguments: str) -> str:
+    """The ``query`` argument of a call, or the raw arguments when the model sent no valid JSON."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments
+    query = parsed.get("query") if isinstance(parsed, dict) else None
+    return query if isinstance(query, str) else arguments
+
+
+def call_arguments(query: str) -> str:
+    """The arguments as the model sends them (compact JSON), to rebuild a stored turn."""
+    return json.dumps({"query": query}, separators=(",", ":"), ensure_ascii=False)
+
+
+def item_id(call_id: str) -> str:
+    """A file_search_call item's id carries the model's tool-call id, to rebuild the turn later."""
+    return f"fs_{call_id}"
+
+
+def call_id_of(item_id_: str) -> str:
+    return item_id_.removeprefix("fs_")
+
+
+class FileSearchRunner:
+    """Answers the model's ``knowledge_search`` calls from the request's ``file_search`` tool."""
+
+    def __init__(self, vector_stores: VectorStoreService, tool: FileSearchTool) -> None:
+        self.vector_stores = vector_stores
+        self.tool = tool
+
+    async def search(self, query: str) -> list[dict[str, Any]]:
+        """Results as a ``file_search_call`` item holds them."""
+        options = self.tool.ranking_options
+        hits = await self.vector_stores.search_hits(
+            self.tool.vector_store_ids, [query],
+            filters=self.tool.filters.model_dump() if self.tool.filters else None,
+            max_results=self.tool.max_num_results or DEFAULT_MAX_RESULTS, mode="vector",
+            score_threshold=options.score_threshold if options else None)
+        return [{"file_id": r["file_id"], "filename": r["filename"], "score": r["score"],
+                 "text": r["content"][0]["text"], "attributes": r["attributes"]}
+                for r in await self.vector_stores.results(hits)]
