@@ -13,6 +13,7 @@ import uvicorn
 
 from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
 from orrery.config import ConfigError, RecordingMode, Settings, load_settings
+from orrery import uploads
 from orrery.recording import cli as recording_cli
 from orrery.recording.recorder import Recorder
 from orrery.store.database import create_engine, migrate
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--recording-dir", help="where recordings live (default ~/.orrery/recordings; "
                                                "$ORRERY_RECORDING_DIR)")
     recording_cli.add_commands(commands)
+    uploads.add_commands(commands)
     return parser
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
             settings = load_settings(config_path=None)
             assert settings.recording_dir is not None
             sys.exit(recording_cli.run(args, settings.recording_dir))
+        elif args.command in ("files", "vector-stores"):
+            sys.exit(uploads.run(args))
     except ConfigError as exc:
         print(f"orrery: {exc}", file=sys.stderr)
         sys.exit(2)
