@@ -105,9 +105,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         def embedder(model: str) -> Embedder:
             return embedder_for(model, router)
 
-        ingester = Ingester(vector_store_store, files, embedder, engine.dialect.name)
+        index = index_for(engine)
+        ingester = Ingester(vector_store_store, files, embedder, index)
         ingester.start()
-        vector_stores = VectorStoreService(vector_store_store, files, index_for(engine), ingester, embedder)
+        vector_stores = VectorStoreService(vector_store_store, files, index, ingester, embedder)
         app.state.services = Services(
             router=router,
             responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import bindparam, func, select, text, tuple_, type_coerce
+from sqlalchemy import bindparam, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orrery.store.schema import vector_chunks, vector_stores
@@ -54,6 +54,9 @@ class SqliteIndex:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._matrices: dict[str, _Matrix] = {}
+
+    async def ensure_index(self, dimensions: int) -> None:
+        """Nothing to build: search is exact."""
 
     async def _matrix(self, connection: Any, store_id: str, version: int) -> _Matrix:
         cached = self._matrices.get(store_id)
@@ -121,24 +124,43 @@ class SqliteIndex:
 
 
 class PostgresIndex:
-    """pgvector's cosine distance and a generated, GIN-indexed tsvector."""
+    """pgvector's cosine distance over an HNSW index, and a generated, GIN-indexed tsvector.
+
+    Stores may use embeddings of any size, so the column is an untyped ``vector``; each size gets
+    its own partial HNSW index over ``embedding::vector(N)``, made when the first chunks of that
+    size are written. Filtered searches use pgvector's iterative scans, so a filter that keeps
+    few chunks still finds its k nearest.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._indexed_sizes: set[int] = set()
+
+    async def ensure_index(self, dimensions: int) -> None:
+        if dimensions in self._indexed_sizes:
+            return
+        async with self.engine.begin() as connection:
+            await connection.execute(text(
+                f"CREATE INDEX IF NOT EXISTS ix_vector_chunks_hnsw_{int(dimensions)} ON vector_chunks "
+                f"USING hnsw ((embedding::vector({int(dimensions)})) vector_cosine_ops) "
+                f"WHERE vector_dims(embedding) = {int(dimensions)}"))
+        self._indexed_sizes.add(dimensions)
 
     async def vector_search(self, store_ids: list[str], query: list[float], allowed: set[Pair], k: int) -> list[Hit]:
         if not allowed:
             return []
-        embedding = type_coerce(vector_chunks.c.embedding, Vector())
+        embedding = cast(vector_chunks.c.embedding, Vector(len(query)))
         distance = embedding.cosine_distance(query)
         statement = (select(vector_chunks.c.vector_store_id, vector_chunks.c.file_id, vector_chunks.c.position,
                             vector_chunks.c.text, distance.label("distance"))
-                     .where(vector_chunks.c.vector_store_id.in_(store_ids),
-                            tuple_(vector_chunks.c.vector_store_id, vector_chunks.c.file_id).in_(list(allowed)),
-                            func.vector_dims(embedding) == len(query))
+                     .where(func.vector_dims(vector_chunks.c.embedding) == len(query),
+                            vector_chunks.c.vector_store_id.in_(store_ids),
+                            tuple_(vector_chunks.c.vector_store_id, vector_chunks.c.file_id).in_(list(allowed)))
                      .order_by(distance).limit(k))
-        async with self.engine.connect() as connection:
+        async with self.engine.begin() as connection:
+            await connection.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
             rows = (await connection.execute(statement)).all()
+        rows = sorted(rows, key=lambda row: row.distance)
         return [Hit(row.vector_store_id, row.file_id, row.position, row.text,
                     min(1.0, max(0.0, 1.0 - float(row.distance)))) for row in rows]
 

@@ -18,7 +18,7 @@ from orrery.files.parsing import UnsupportedFile, extract_text
 from orrery.files.service import FileService
 from orrery.inference.errors import UpstreamError
 from orrery.store.vector_stores import CLAIM_SECONDS, StoredStoreFile, VectorStoreStore
-from orrery.vectors.index import encode_vector
+from orrery.vectors.index import PostgresIndex, SqliteIndex, encode_vector
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,12 @@ DEFAULT_CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "
 
 class Ingester:
     def __init__(self, store: VectorStoreStore, files: FileService, embedder_for: Callable[[str], Embedder],
-                 dialect: str) -> None:
+                 index: SqliteIndex | PostgresIndex) -> None:
         self.store = store
         self.files = files
         self.embedder_for = embedder_for
-        self.dialect = dialect
+        self.index = index
+        self.dialect = index.engine.dialect.name
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -110,4 +111,7 @@ class Ingester:
              "token_count": chunk.token_count, "embedding": encode_vector(vector, self.dialect)}
             for chunk, vector in zip(chunks, vectors)
         ]
-        await self.store.store_chunks(store.id, queued.file_id, rows, len(text.encode()), embedder.dimensions)
+        dimensions = len(vectors[0]) if vectors else embedder.dimensions or 0
+        if vectors:
+            await self.index.ensure_index(dimensions)
+        await self.store.store_chunks(store.id, queued.file_id, rows, len(text.encode()), dimensions)
