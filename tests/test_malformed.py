@@ -832,3 +832,78 @@ def test_conversation_items_bad_query(http: httpx.Client, conversation_id: str, 
     check_not_5xx(http.get(f"/conversations/{conversation_id}/items?{query}"))
     if not query.startswith("after"):
         expect_error(http.get(f"/conversations/{conversation_id}/items?{query}"), 400)
+
+
+# ---------------------------------------------------------------------------------------------
+# files and vector stores
+
+
+@pytest.fixture(scope="module")
+def vector_store_id(http: httpx.Client) -> str:
+    answer = post(http, "/vector_stores", {"name": "garbage"})
+    assert answer.status_code == 200, describe(answer)
+    return answer.json()["id"]
+
+
+VECTOR_STORE_GARBAGE = [
+    ("/vector_stores", {"name": 5}, "name"),
+    ("/vector_stores", {"file_ids": "file-1"}, "file_ids"),
+    ("/vector_stores", {"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 50,
+                                                                           "chunk_overlap_tokens": 0}}},
+     "chunking_strategy.static.max_chunk_size_tokens"),
+    ("/vector_stores", {"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800,
+                                                                           "chunk_overlap_tokens": 500}}},
+     "chunking_strategy.static"),
+    ("/vector_stores", {"expires_after": {"anchor": "created_at", "days": 1}}, "expires_after.anchor"),
+    ("/vector_stores", {"expires_after": {"anchor": "last_active_at", "days": 0}}, "expires_after.days"),
+    ("/vector_stores", {"unknown": True}, "unknown"),
+    ("/vector_stores/{vs}/search", {}, "query"),
+    ("/vector_stores/{vs}/search", {"query": ""}, "query"),
+    ("/vector_stores/{vs}/search", {"query": "x", "max_num_results": 0}, "max_num_results"),
+    ("/vector_stores/{vs}/search", {"query": "x", "search_mode": "psychic"}, "search_mode"),
+    ("/vector_stores/{vs}/search", {"query": "x", "filters": {"type": "eq", "key": "k"}}, "filters.value"),
+    ("/vector_stores/{vs}/search", {"query": "x", "filters": {"type": "and", "filters": []}}, "filters.filters"),
+    ("/vector_stores/{vs}/search", {"query": "x", "ranking_options": {"score_threshold": 2}},
+     "ranking_options.score_threshold"),
+    ("/vector_stores/{vs}/files", {}, "file_id"),
+    ("/vector_stores/{vs}/files", {"file_id": "f", "attributes": {"k": [1]}}, "attributes.k"),
+    ("/vector_stores/{vs}/files", {"file_id": "f", "attributes": {f"k{i}": 1 for i in range(17)}}, "attributes"),
+    ("/vector_stores/{vs}/file_batches", {"file_ids": []}, "file_ids"),
+    ("/vector_stores/{vs}/file_batches", {"files": [{"attributes": {}}]}, "files[0].file_id"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "param"), VECTOR_STORE_GARBAGE)
+def test_vector_store_garbage(http: httpx.Client, vector_store_id: str, path: str, body: dict[str, Any],
+                              param: str) -> None:
+    expect_error(post(http, path.replace("{vs}", vector_store_id), body), 400, param=param)
+
+
+@pytest.mark.parametrize("bad_id", ["vs_doesnotexist", "nonsense", "vs_" + "x" * 300, "vs_%00", "' OR 1=1 --"])
+def test_vector_store_unknown_ids(http: httpx.Client, vector_store_id: str, bad_id: str) -> None:
+    for method, path in (("GET", f"/vector_stores/{bad_id}"), ("DELETE", f"/vector_stores/{bad_id}"),
+                         ("GET", f"/vector_stores/{bad_id}/files"),
+                         ("GET", f"/vector_stores/{vector_store_id}/files/{bad_id}"),
+                         ("DELETE", f"/vector_stores/{vector_store_id}/files/{bad_id}"),
+                         ("GET", f"/vector_stores/{vector_store_id}/files/{bad_id}/content"),
+                         ("GET", f"/vector_stores/{vector_store_id}/file_batches/{bad_id}"),
+                         ("POST", f"/vector_stores/{vector_store_id}/file_batches/{bad_id}/cancel"),
+                         ("GET", f"/files/{bad_id}"), ("DELETE", f"/files/{bad_id}"),
+                         ("GET", f"/files/{bad_id}/content")):
+        expect_error(http.request(method, path), 404)
+    check_not_5xx(post(http, f"/vector_stores/{bad_id}/search", {"query": "x"}))
+    check_not_5xx(post(http, f"/vector_stores/{bad_id}/files", {"file_id": "file-x"}))
+    check_not_5xx(post(http, "/vector_stores", {"file_ids": [bad_id]}))
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b'{"query": ' + b"[" * 300 + b"]" * 300 + b"}"])
+def test_vector_store_bodies_not_json(http: httpx.Client, vector_store_id: str, raw: bytes) -> None:
+    for path in ("/vector_stores", f"/vector_stores/{vector_store_id}", f"/vector_stores/{vector_store_id}/search",
+                 f"/vector_stores/{vector_store_id}/files", f"/vector_stores/{vector_store_id}/file_batches"):
+        expect_error(post_raw(http, path, raw), 400)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "order=up", "filter=exploded", "after=%00"])
+def test_vector_store_bad_list_queries(http: httpx.Client, vector_store_id: str, query: str) -> None:
+    for path in ("/vector_stores", f"/vector_stores/{vector_store_id}/files", "/files"):
+        check_not_5xx(http.get(f"{path}?{query}"))

@@ -154,12 +154,21 @@ class ComparisonFilter(_Strict):
     value: Union[StrictBool, StrictInt, StrictFloat, str, list[Union[StrictInt, StrictFloat, str]]]
 
 
+def _filter_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "compound" if kind in ("and", "or") else "comparison"
+
+
 class CompoundFilter(_Strict):
     type: Literal["and", "or"]
-    filters: list[Union[ComparisonFilter, CompoundFilter]] = Field(min_length=1)
+    filters: list[Filter] = Field(min_length=1)
 
 
-Filter = Union[ComparisonFilter, CompoundFilter]
+Filter = Annotated[
+    Union[Annotated[ComparisonFilter, Tag("comparison")], Annotated[CompoundFilter, Tag("compound")]],
+    Discriminator(_filter_tag),
+]
+CompoundFilter.model_rebuild()
 
 
 class FileSearchRankingOptions(_Lenient):

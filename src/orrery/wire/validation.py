@@ -17,34 +17,27 @@ _TYPE_LABELS = {"str", "int", "float", "bool", "dict", "list", "none"}
 
 def _is_type_label(part: str) -> bool:
     """Pydantic names union members in ``loc`` (``str``, ``list[...]``, class names)."""
-    return "[" in part or part in _TYPE_LABELS or part[:1].isupper()
+    return "[" in part or part in _TYPE_LABELS or part[:1].isupper() or part.startswith("constrained-")
 
 
 def param_path(loc: tuple[Any, ...], data: Any) -> str:
     """``("input", 0, "message", "role")`` → ``input[0].role``.
 
-    Walks the request data beside the location so union labels and discriminator tags, which
-    pydantic puts into ``loc``, are left out while real field names stay. A tag is skipped once
-    per object, since a part type may share its name with a field (``refusal``).
+    Walks the request data beside the location: a part that names a key of the data is a field;
+    any other part before the last is a union label or discriminator tag pydantic put into
+    ``loc``, and is left out; the last part, unless it is a label, is a missing field.
     """
     path = ""
     node = data
-    tag_skipped = False
-    for part in loc:
+    for position, part in enumerate(loc):
         if isinstance(part, int):
             path += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            tag_skipped = False
             continue
-        is_tag = isinstance(node, dict) and not tag_skipped and part == node.get("type", "message")
-        if isinstance(node, dict) and part in node and not is_tag:
+        if isinstance(node, dict) and part in node:
             node = node[part]
-            tag_skipped = False
-        elif is_tag or _is_type_label(part):
-            tag_skipped = tag_skipped or is_tag
+        elif position < len(loc) - 1 or _is_type_label(part):
             continue
-        else:
-            node = None
         path += f".{part}" if path else part
     return path
 
