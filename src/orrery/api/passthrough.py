@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
 from orrery.errors import APIError, InvalidRequest
 from orrery.inference.errors import UpstreamError
-from orrery.inference.openai_compat import OpenAICompatProvider
+from orrery.inference.provider import Provider
 from orrery.wire.validation import parse_json
 
 router = APIRouter()
@@ -31,7 +31,7 @@ def _upstream_error(exc: UpstreamError) -> APIError:
     return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind)
 
 
-async def _routed_body(request: Request) -> tuple[OpenAICompatProvider, dict[str, Any]]:
+async def _routed_body(request: Request) -> tuple[Provider, dict[str, Any]]:
     body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
@@ -43,7 +43,7 @@ async def _routed_body(request: Request) -> tuple[OpenAICompatProvider, dict[str
     return provider, {**body, "model": upstream_model}
 
 
-async def _forward(provider: OpenAICompatProvider, path: str, body: dict[str, Any]) -> Response:
+async def _forward(provider: Provider, path: str, body: dict[str, Any]) -> Response:
     if not body.get("stream"):
         try:
             return JSONBody(await provider.post_json(path, body))

@@ -54,6 +54,10 @@ class OpenAICompatProvider:
             transport=transport,
         )
 
+    def serves(self, model: str) -> bool:
+        """Any name: the upstream decides."""
+        return True
+
     def _timed_out(self) -> UpstreamError:
         return UpstreamError("timeout", f"upstream {self.id} timed out: no answer within {self.timeout:g} s")
 

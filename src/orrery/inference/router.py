@@ -10,27 +10,30 @@ from orrery.config import ProviderConfig
 from orrery.errors import NotFound
 from orrery.inference.errors import UpstreamError
 from orrery.inference.openai_compat import OpenAICompatProvider
+from orrery.inference.provider import Provider
 from orrery.recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 
+def _provider(config: ProviderConfig, recorder: Recorder | None) -> Provider:
+    return OpenAICompatProvider(config, recorder.transport_for(config) if recorder is not None else None)
+
+
 class ModelRouter:
-    def __init__(self, providers: list[OpenAICompatProvider]) -> None:
+    def __init__(self, providers: list[Provider]) -> None:
         self.providers = {p.id: p for p in providers}
         self._first = providers[0] if providers else None
 
     @classmethod
     def from_config(cls, configs: tuple[ProviderConfig, ...], recorder: Recorder | None = None) -> ModelRouter:
         """Providers for the configured upstreams, each behind the recorder when there is one."""
-        return cls([
-            OpenAICompatProvider(c, recorder.transport_for(c) if recorder is not None else None) for c in configs
-        ])
+        return cls([_provider(c, recorder) for c in configs])
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.providers.values()))
 
-    def resolve(self, model: str) -> tuple[OpenAICompatProvider, str]:
+    def resolve(self, model: str) -> tuple[Provider, str]:
         provider_id, sep, name = model.partition("/")
         if sep and name:
             provider = self.providers.get(provider_id)
@@ -40,15 +43,19 @@ class ModelRouter:
                     f"(configured: {', '.join(self.providers) or 'none'}).",
                     param="model", code="model_not_found",
                 )
-            return provider, name
-        if self._first is None or not model:
+        elif self._first is None or not model:
             raise NotFound(f"The model '{model}' does not exist: no provider is configured.",
                            param="model", code="model_not_found")
-        return self._first, model
+        else:
+            provider, name = self._first, model
+        if not provider.serves(name):
+            raise NotFound(f"The model '{model}' does not exist: provider '{provider.id}' does not serve '{name}'.",
+                           param="model", code="model_not_found")
+        return provider, name
 
     async def list_models(self) -> list[dict[str, Any]]:
         """Every provider's upstream models as ``ID/NAME``; an unreachable provider is skipped."""
-        async def one(provider: OpenAICompatProvider) -> list[dict[str, Any]]:
+        async def one(provider: Provider) -> list[dict[str, Any]]:
             try:
                 models = await provider.list_models()
             except UpstreamError as exc:

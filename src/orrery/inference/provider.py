@@ -1,0 +1,40 @@
+"""What the rest of orrery needs from a provider: an HTTP upstream or the embedded local model."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, AsyncIterator, Mapping, Protocol
+
+
+class StreamedAnswer(Protocol):
+    """An answer held open by ``open_stream``; its body is read with the provider's ``iter_bytes``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+class Provider(Protocol):
+    id: str
+
+    def serves(self, model: str) -> bool:
+        """False when the provider knows it has no model of that name."""
+        ...
+
+    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The chunks of a streamed chat completion; failures raise UpstreamError."""
+        ...
+
+    def open_stream(self, path: str, body: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+        """POST ``body`` to ``path`` and hold a StreamedAnswer open; a refusal raises UpstreamError."""
+        ...
+
+    def iter_bytes(self, answer: Any) -> AsyncIterator[bytes]: ...
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any: ...
+
+    async def list_models(self) -> list[dict[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
