@@ -7,12 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+from dataclasses import replace
 
 import orjson
 import uvicorn
 
 from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
-from orrery.config import ConfigError, RecordingMode, Settings, load_settings
+from orrery.config import ConfigError, ProviderConfig, RecordingMode, Settings, load_settings
+from orrery.inference import gguf
 from orrery import uploads
 from orrery.recording import cli as recording_cli
 from orrery.recording.recorder import Recorder
@@ -26,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the server")
     serve.add_argument("--provider", action="append", metavar="ID=BASE_URL",
-                       help="an OpenAI-compatible upstream (repeatable); API key from ORRERY_<ID>_API_KEY")
+                       help="an OpenAI-compatible upstream, or ID=gguf:PATH for a GGUF model run in-process "
+                            "(repeatable); API key from ORRERY_<ID>_API_KEY; default: the embedded "
+                            "SmolLM2-135M-Instruct as local")
     serve.add_argument("--config", help="YAML config file (default: $ORRERY_CONFIG)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8321)")
@@ -50,6 +54,15 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _log_embedded_model(provider: ProviderConfig) -> None:
+    assert provider.model_path is not None
+    log.info("no provider configured: answering with the embedded model %s/%s (%s, llama.cpp on the CPU). "
+             "To use another backend: orrery serve --provider ID=BASE_URL (e.g. --provider "
+             "openai=https://api.openai.com/v1 with ORRERY_OPENAI_API_KEY set), --provider "
+             "local=gguf:/path/model.gguf for another GGUF model, or a config file with 'providers'",
+             provider.id, gguf.model_name(provider.model_path), provider.model_path.name)
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = load_settings(
         config_path=args.config,
@@ -58,10 +71,18 @@ def serve(args: argparse.Namespace) -> None:
                    "log_level": args.log_level, "recording_mode": args.recording_mode,
                    "recording_dir": args.recording_dir},
     )
+    embedded = not settings.providers
+    if embedded:
+        settings = replace(settings, providers=(gguf.default_provider(),))
+    for provider in settings.providers:
+        if provider.model_path is not None:
+            gguf.require_backend(provider)
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    providers = ", ".join(f"{p.id}={p.base_url}" for p in settings.providers) or "none"
+    providers = ", ".join(f"{p.id}={p.base_url}" for p in settings.providers)
     log.info("orrery on http://%s:%d/v1, store %s, providers: %s", settings.host, settings.port,
              settings.db_url, providers)
+    if embedded:
+        _log_embedded_model(settings.providers[0])
     recorder = Recorder.from_settings(settings)
     if recorder is not None:
         recorder.store.start_usage_log()

@@ -19,7 +19,7 @@ import yaml
 DEFAULT_PORT = 8321
 DEFAULT_HOST = "127.0.0.1"
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-
+LOCAL_SCHEME = "gguf:"
 
 
 class RecordingMode(StrEnum):
@@ -43,6 +43,13 @@ class ProviderConfig:
     api_key: str | None = None
     timeout: float = 600.0
     connect_timeout: float = 10.0
+
+    @property
+    def model_path(self) -> Path | None:
+        """The model file of a provider run in-process (``base_url`` ``gguf:/path/model.gguf``)."""
+        if self.base_url.startswith(LOCAL_SCHEME):
+            return Path(self.base_url[len(LOCAL_SCHEME):])
+        return None
 
 
 @dataclass(frozen=True)
@@ -98,12 +105,23 @@ def api_key_from_env(provider_id: str, env: Mapping[str, str]) -> str | None:
     return env.get(f"ORRERY_{provider_id.upper().replace('-', '_')}_API_KEY") or None
 
 
+def _base_url(provider_id: str, base_url: str) -> str:
+    """The URL without a trailing slash, or ``gguf:`` and the model file's absolute path."""
+    if not base_url.startswith(LOCAL_SCHEME):
+        return base_url.rstrip("/")
+    path = Path(base_url[len(LOCAL_SCHEME):]).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"provider {provider_id}: no GGUF model file at {str(path)!r}")
+    return f"{LOCAL_SCHEME}{path.resolve()}"
+
+
 def parse_provider_spec(spec: str, env: Mapping[str, str]) -> ProviderConfig:
-    """Parse ``ID=BASE_URL`` as given to ``--provider``."""
+    """Parse ``ID=BASE_URL`` (or ``ID=gguf:PATH``) as given to ``--provider``."""
     provider_id, sep, base_url = spec.partition("=")
     if not sep or not base_url or not PROVIDER_ID.match(provider_id):
         raise ConfigError(f"--provider expects ID=BASE_URL (ID of letters, digits, - or _), got {spec!r}")
-    return ProviderConfig(id=provider_id, base_url=base_url.rstrip("/"), api_key=api_key_from_env(provider_id, env))
+    return ProviderConfig(id=provider_id, base_url=_base_url(provider_id, base_url),
+                          api_key=api_key_from_env(provider_id, env))
 
 
 def _provider_from_yaml(entry: Any, env: Mapping[str, str]) -> ProviderConfig:
@@ -115,7 +133,7 @@ def _provider_from_yaml(entry: Any, env: Mapping[str, str]) -> ProviderConfig:
     options = {k: entry[k] for k in ("timeout", "connect_timeout") if k in entry}
     return ProviderConfig(
         id=provider_id,
-        base_url=str(entry["base_url"]).rstrip("/"),
+        base_url=_base_url(provider_id, str(entry["base_url"])),
         api_key=entry.get("api_key") or api_key_from_env(provider_id, env),
         **{k: float(v) for k, v in options.items()},
     )

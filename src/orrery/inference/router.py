@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def _provider(config: ProviderConfig, recorder: Recorder | None) -> Provider:
+    """A GGUF model runs in-process (and is never recorded); anything else is an HTTP upstream."""
+    if config.model_path is not None:
+        from orrery.inference.local import LocalProvider  # needs the local extra
+
+        return LocalProvider(config)
     return OpenAICompatProvider(config, recorder.transport_for(config) if recorder is not None else None)
 
 

@@ -1,0 +1,146 @@
+"""A GGUF chat model run by llama.cpp (llama-cpp-python), synchronously.
+
+Everything here runs in the local provider's one worker thread; ``orrery.inference.local`` hands
+the results to the event loop. Importing this module needs the ``local`` extra.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from collections.abc import Generator
+from typing import Any, Iterator, Sequence
+
+import llama_cpp.llama_cpp as llama_lib
+from llama_cpp import Llama
+
+CONTEXT_TOKENS = 8192
+
+
+class GenerationCancelled(Exception):
+    """The consumer went away while the prompt was being read."""
+
+
+class ModelLoadError(Exception):
+    """The GGUF file could not be loaded."""
+
+
+def _cpu_advertises_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return any(line.startswith("flags") and " amx_int8" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+def _weights_in_plain_buffers() -> None:
+    """Keep weights out of the CPU backend's extra buffer types (AMX tiles, repacked layouts).
+
+    Virtual machines can advertise AMX to a process that may not use it, and llama.cpp's AMX
+    matrix multiply then dies of a general protection fault on the first decode.
+    llama-cpp-python has no parameter for ``use_extra_bufts``, so the default model parameters
+    it starts from are wrapped, once per process.
+    """
+    defaults = llama_lib.llama_model_default_params
+    if getattr(defaults, "plain_buffers", False):
+        return
+
+    def plain_defaults() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    plain_defaults.plain_buffers = True  # type: ignore[attr-defined]
+    llama_lib.llama_model_default_params = plain_defaults
+
+
+class _CountingLlama(Llama):
+    """Counts the prompt and generated tokens of each generation, and stops it when asked:
+    between two prompt batches or two generated tokens."""
+
+    prompt_tokens = 0
+    completion_tokens = 0
+    _cancelled: threading.Event | None = None
+
+    @contextmanager
+    def watching(self, cancelled: threading.Event) -> Iterator[None]:
+        self.prompt_tokens = self.completion_tokens = 0
+        self._cancelled = cancelled
+        try:
+            yield
+        finally:
+            self._cancelled = None
+
+    def _stopped(self) -> bool:
+        return self._cancelled is not None and self._cancelled.is_set()
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        for start in range(0, len(tokens), self.n_batch):
+            if self._stopped():
+                raise GenerationCancelled
+            super().eval(tokens[start:start + self.n_batch])
+
+    def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any) -> Iterator[int]:
+        self.prompt_tokens = len(tokens)
+        for token in super().generate(tokens, *args, **kwargs):
+            if self._stopped():
+                return
+            if not llama_lib.llama_vocab_is_eog(self._model.vocab, token):
+                self.completion_tokens += 1
+            yield token
+
+
+class LlamaChatModel:
+    """One loaded GGUF chat model; loaded on first use."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
+        self._llama: _CountingLlama | None = None
+
+    def _loaded(self) -> _CountingLlama:
+        if self._llama is None:
+            if _cpu_advertises_amx():
+                _weights_in_plain_buffers()
+            try:
+                self._llama = _CountingLlama(model_path=str(self.path), n_ctx=CONTEXT_TOKENS, verbose=False)
+            except ValueError as exc:
+                raise ModelLoadError(f"cannot load the GGUF model {self.path}: {exc}") from exc
+        return self._llama
+
+    def chat(self, kwargs: dict[str, Any], cancelled: threading.Event) -> dict[str, Any]:
+        """A whole chat completion, usage included."""
+        llama = self._loaded()
+        with llama.watching(cancelled):
+            completion = llama.create_chat_completion(**kwargs, model=self.name)
+        assert isinstance(completion, dict)
+        completion["model"] = self.name
+        return completion
+
+    def chat_stream(self, kwargs: dict[str, Any], cancelled: threading.Event) -> Iterator[dict[str, Any]]:
+        """The chunks of a chat completion, then one with ``usage`` and no choices."""
+        llama = self._loaded()
+        with llama.watching(cancelled):
+            chunks = llama.create_chat_completion(**kwargs, model=self.name, stream=True)
+            assert isinstance(chunks, Generator)
+            last: dict[str, Any] = {}
+            try:
+                for last in chunks:
+                    last["model"] = self.name
+                    yield last
+                    if cancelled.is_set():
+                        return
+            finally:
+                chunks.close()
+            prompt, completion = llama.prompt_tokens, llama.completion_tokens
+        yield {
+            "id": last.get("id"), "object": "chat.completion.chunk", "created": last.get("created"),
+            "model": self.name, "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }
+
+    def close(self) -> None:
+        if self._llama is not None:
+            self._llama.close()
+            self._llama = None
