@@ -125,15 +125,20 @@ def test_chat_completions_pass_through(sdk):
 
 
 @pytest.mark.parametrize("path", ["responses", "chat/completions"])
-def test_a_disconnect_cancels_its_generation(local, sdk, path):
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "not-streamed"])
+def test_a_disconnect_cancels_its_generation(local, sdk, path, streamed):
     body = LONG if path == "responses" else {"model": MODEL, "messages": [{"role": "user", "content": LONG["input"]}],
                                              "max_tokens": LONG["max_output_tokens"], "temperature": 0}
-    with httpx.Client(timeout=30) as http, http.stream("POST", f"{local.base_url}/{path}",
-                                                       json={**body, "stream": True}) as answer:
-        assert answer.status_code == 200
-        for count, _ in enumerate(answer.iter_lines()):
-            if count == 20:
-                break
+    with httpx.Client(timeout=httpx.Timeout(30, read=1 if not streamed else 30)) as http:
+        if streamed:
+            with http.stream("POST", f"{local.base_url}/{path}", json={**body, "stream": True}) as answer:
+                assert answer.status_code == 200
+                for count, _ in enumerate(answer.iter_lines()):
+                    if count == 20:
+                        break
+        else:
+            with pytest.raises(httpx.ReadTimeout):
+                http.post(f"{local.base_url}/{path}", json=body)
     started = time.monotonic()
     response = sdk.responses.create(model=MODEL, input="Say hello.", max_output_tokens=4)
     assert response.output_text

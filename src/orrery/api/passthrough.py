@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.disconnect import unless_disconnected
 from orrery.errors import APIError, InvalidRequest
 from orrery.inference.errors import UpstreamError
 from orrery.inference.provider import Provider
@@ -43,12 +44,13 @@ async def _routed_body(request: Request) -> tuple[Provider, dict[str, Any]]:
     return provider, {**body, "model": upstream_model}
 
 
-async def _forward(provider: Provider, path: str, body: dict[str, Any]) -> Response:
+async def _forward(request: Request, provider: Provider, path: str, body: dict[str, Any]) -> Response:
     if not body.get("stream"):
         try:
-            return JSONBody(await provider.post_json(path, body))
+            answer = await unless_disconnected(request, provider.post_json(path, body))
         except UpstreamError as exc:
             raise _upstream_error(exc) from None
+        return answer if isinstance(answer, Response) else JSONBody(answer)
     stack = AsyncExitStack()
     try:
         upstream = await stack.enter_async_context(provider.open_stream(path, body))
@@ -73,10 +75,10 @@ async def _forward(provider: Provider, path: str, body: dict[str, Any]) -> Respo
 @router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT_BODY)
 async def chat_completions(request: Request) -> Response:
     provider, body = await _routed_body(request)
-    return await _forward(provider, "chat/completions", body)
+    return await _forward(request, provider, "chat/completions", body)
 
 
 @router.post("/v1/embeddings", openapi_extra=JSON_OBJECT_BODY)
 async def embeddings(request: Request) -> Response:
     provider, body = await _routed_body(request)
-    return await _forward(provider, "embeddings", body)
+    return await _forward(request, provider, "embeddings", body)

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.disconnect import unless_disconnected
 from orrery.responses.events import encode_sse
+from orrery.responses.orchestrator import ResponseRun
 from orrery.responses.service import failure_error
 from orrery.wire.requests import CreateResponseRequest
 from orrery.wire.validation import parse_request
@@ -16,6 +18,11 @@ from orrery.wire.validation import parse_request
 router = APIRouter()
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def _drain(run: ResponseRun) -> None:
+    async for _ in run.events():
+        pass
 
 
 @router.post("/v1/responses", openapi_extra=JSON_OBJECT_BODY)
@@ -26,8 +33,9 @@ async def create_response(request: Request) -> Response:
     if body.stream:
         return StreamingResponse(encode_sse(run.events()), media_type="text/event-stream",
                                  headers={**SSE_HEADERS, **headers})
-    async for _ in run.events():
-        pass
+    gone = await unless_disconnected(request, _drain(run))
+    if gone is not None:
+        return gone
     if run.failure is not None:
         raise failure_error(run)
     return JSONBody(run.final, headers=headers)
