@@ -6,14 +6,14 @@ from typing import Any
 
 from orrery.embeddings.base import normalise
 from orrery.inference.errors import UpstreamError
-from orrery.inference.openai_compat import OpenAICompatProvider
+from orrery.inference.provider import Provider
 
 # OpenAI takes at most 300,000 tokens in one request; 64 chunks of the largest size (4,096) fit.
 BATCH_SIZE = 64
 
 
 class ProviderEmbedder:
-    def __init__(self, provider: OpenAICompatProvider, model: str, dimensions: int | None = None) -> None:
+    def __init__(self, provider: Provider, model: str, dimensions: int | None = None) -> None:
         self.provider = provider
         self.model = model
         self.dimensions = dimensions
