@@ -123,6 +123,18 @@ def test_results_included_and_chain_shows_the_search_again(client, upstream, mod
     assert history[2]["content"] == upstream.bodies(upstream_name(model))[-2]["messages"][2]["content"]
 
 
+def test_a_chain_shows_the_search_again_even_without_results_included(client, upstream, model, knowledge):
+    scripted_answer(upstream, model, knowledge["file"], chunk=50)
+    tools = [{"type": "file_search", "vector_store_ids": [knowledge["store"]]}]
+    first = client.responses.create(model=model, input="How many experts?", tools=tools)
+    assert first.output[0].results is None
+    assert client.responses.retrieve(first.id).output[0].results is None
+    client.responses.create(model=model, input="More?", previous_response_id=first.id, tools=tools)
+    shown, again = upstream.bodies(upstream_name(model))[-3:][1:]
+    assert again["messages"][2] == shown["messages"][2]
+    assert "128 experts" in again["messages"][2]["content"][1]["text"]
+
+
 def test_unknown_vector_store_is_404_before_streaming(server, model):
     answer = httpx.post(f"{server.base_url}/responses", json={
         "model": model, "input": "x", "stream": True,
@@ -142,3 +154,17 @@ def test_file_search_next_to_a_function_tool(client, upstream, model, knowledge)
     assert final["output"][0]["name"] == "notify"
     assert len(upstream.bodies(name)) == 1, "a client tool call ends the response for the client to answer"
     assert upstream.bodies(name)[0]["tools"][1] == KNOWLEDGE_SEARCH
+
+
+def test_a_failing_search_is_a_failed_call_not_a_failed_response(server, client, upstream, model):
+    store = client.vector_stores.create(name="unreachable", extra_body={"embedding_model": "down/embedder"})
+    name = upstream_name(model)
+    upstream.script(name, Reply(tool_calls=[ToolCall("knowledge_search", '{"query":"x"}', id="call_f")]),
+                    Reply(text="I could not search."))
+    events = stream(server.base_url, {"model": model, "input": "search", "include": ["file_search_call.results"],
+                                      "tools": [{"type": "file_search", "vector_store_ids": [store.id]}]})
+    final = events[-1]["response"]
+    assert final["status"] == "completed" and output_text(final) == "I could not search."
+    assert final["output"][0]["status"] == "failed" and final["output"][0]["results"] == []
+    assert "response.file_search_call.completed" not in [e["type"] for e in events]
+    assert "found 0 chunks" in upstream.bodies(name)[-1]["messages"][2]["content"][0]["text"]

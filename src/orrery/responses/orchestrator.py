@@ -156,7 +156,11 @@ class ResponseRun:
             yield terminal
         finally:
             if not finished and self.recorder is not None:
-                self.recorder.abandon(self.snapshot("cancelled"))
+                self.recorder.abandon(self._stored(self.snapshot("cancelled")))
+
+    def _stored(self, response: dict[str, Any]) -> dict[str, Any]:
+        """What the store keeps: every item whole, search results included, whatever was shown."""
+        return {**response, "output": self.output}
 
     def _turn_text(self) -> str:
         """The text the model wrote this turn, as it wrote it (citation markers included)."""
@@ -174,10 +178,15 @@ class ResponseRun:
             ids = {"item_id": item["id"], "output_index": open_item.index}
             yield self._event("response.file_search_call.in_progress", **ids)
             yield self._event("response.file_search_call.searching", **ids)
-            item["results"] = await self.file_search.search(query)
+            try:
+                item["results"] = await self.file_search.search(query)
+                item["status"] = "completed"
+            except Exception:
+                log.exception("file search for %r failed", query)
+                item["results"], item["status"] = [], "failed"
             self._filenames.update((r["file_id"], r["filename"]) for r in item["results"])
-            item["status"] = "completed"
-            yield self._event("response.file_search_call.completed", **ids)
+            if item["status"] == "completed":
+                yield self._event("response.file_search_call.completed", **ids)
             yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
 
     def _next_turn(self, body: dict[str, Any], searches: list[_OpenItem], text: str) -> dict[str, Any]:
@@ -211,7 +220,7 @@ class ResponseRun:
         self.final = self.snapshot(status, **fields)
         if self.recorder is not None:
             try:
-                await self.recorder.finish(self.final, completed_at_us)
+                await self.recorder.finish(self._stored(self.final), completed_at_us)
             except StoreWriteError:
                 log.error("response %s was answered but could not be stored", self.response_id)
         return self._event(f"response.{status}", response=self.final)
