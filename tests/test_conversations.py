@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from conftest import SEEDS, upstream_name
 from scripted_upstream import Reply, ToolCall
-from wire import check_response, output_text, stream
+from wire import check_response, stream
 
 ITEM = TypeAdapter(ConversationItem)
 CONVERSATION_SEED = SEEDS / "2c7ef062cd359c27bf13edcc081b47d2d30f85486facb326c6566433a1a7937f.json"

@@ -17,7 +17,7 @@ import pytest
 from conftest import SEEDS, free_port, start_server, stop_server, upstream_name
 from orrery.recording.hashing import request_hash
 from scripted_upstream import Reply
-from wire import check_events, output_text, read_sse, stream
+from wire import check_events, output_text, stream
 
 SATURN = "cd222f01d7ea1ac366a7047fec375e23501333a7e1173fc346f4eae530f6d3ee"
 CONVERSATION = "2c7ef062cd359c27bf13edcc081b47d2d30f85486facb326c6566433a1a7937f"

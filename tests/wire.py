@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
+import orjson
+from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 STREAM_EVENT = TypeAdapter(ResponseStreamEvent)
-RESPONSE_ITEM = TypeAdapter(ResponseItem)
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
 
 
@@ -22,8 +22,6 @@ def check_response(data: dict[str, Any]) -> Response:
 
 def read_sse(raw: bytes) -> list[dict[str, Any]]:
     """Parse SSE frames, asserting LF framing and that each ``event:`` names its data's type."""
-    import orjson
-
     assert b"\r" not in raw, "SSE frames must use LF line endings"
     assert raw.endswith(b"\n\n"), "the stream must end with a complete frame"
     events = []

@@ -40,7 +40,6 @@ from orrery.vectors.index import index_for
 from orrery.vectors.ingestion import Ingester
 from orrery.vectors.service import VectorStoreService
 from orrery.store.writer import BatchWriter
-from orrery.wire.validation import validation_error
 
 log = logging.getLogger("orrery")
 
