@@ -39,6 +39,7 @@ class Reply:
 
     text: str = ""
     reasoning: str = ""
+    refusal: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     chunk: int = 4
     finish_reason: str | None = None
@@ -102,6 +103,8 @@ def stream_chunks(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
     for start in range(0, len(reply.text), reply.chunk):
         piece = reply.text[start:start + reply.chunk]
         chunks.append(_chunk(model, {"content": piece}, logprobs=_logprobs(piece) if reply.logprobs else None))
+    for start in range(0, len(reply.refusal), reply.chunk):
+        chunks.append(_chunk(model, {"refusal": reply.refusal[start:start + reply.chunk]}))
     for index, call in enumerate(reply.tool_calls):
         call_id = call.id or f"call_{index}_{zlib.crc32(call.name.encode())}"
         chunks.append(_chunk(model, {"tool_calls": [{"index": index, "id": call_id, "type": "function",

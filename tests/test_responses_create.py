@@ -143,6 +143,18 @@ def test_reasoning_content_becomes_a_reasoning_item(server, upstream, model):
     assert upstream.bodies(upstream_name(model))[0]["reasoning_effort"] == "low"
 
 
+def test_refusal_becomes_a_refusal_part(client, server, upstream, model):
+    name = upstream_name(model)
+    upstream.script(name, Reply(refusal="I can't help with that.", chunk=5))
+    events = stream(server.base_url, {"model": model, "input": "something bad"})
+    kinds = [e["type"] for e in events]
+    assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
+    final = events[-1]["response"]
+    assert final["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't help with that."}]
+    client.responses.create(model=model, input="and now?", previous_response_id=final["id"])
+    assert upstream.bodies(name)[-1]["messages"][1] == {"role": "assistant", "content": "I can't help with that."}
+
+
 def test_logprobs_when_included(client, upstream, model):
     upstream.script(upstream_name(model), Reply(text="abcdefgh", chunk=4, logprobs=True))
     response = client.responses.create(model=model, input="x", include=["message.output_text.logprobs"],

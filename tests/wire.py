@@ -69,7 +69,7 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
             assert event["output_index"] == len(items), "items are added in output order"
             item = event["item"]
             items[item["id"]] = {"index": event["output_index"], "type": item["type"], "text": [], "args": [],
-                                 "reasoning": [], "stage": "added", "done": None}
+                                 "reasoning": [], "refusal": [], "stage": "added", "done": None}
             continue
         item_id = event["item"]["id"] if "item" in event else event["item_id"]
         state = items[item_id]
@@ -86,6 +86,12 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "response.output_text.done":
             assert event["text"] == "".join(state["text"])
             state["stage"] = "text_done"
+        elif kind == "response.refusal.delta":
+            assert state["stage"] == "part"
+            state["refusal"].append(event["delta"])
+        elif kind == "response.refusal.done":
+            assert event["refusal"] == "".join(state["refusal"])
+            state["stage"] = "text_done"
         elif kind == "response.reasoning_text.delta":
             state["reasoning"].append(event["delta"])
         elif kind == "response.reasoning_text.done":
@@ -93,8 +99,11 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "response.content_part.done":
             state["stage"] = "part_done"
             part = event["part"]
-            joined = "".join(state["text"] if part["type"] == "output_text" else state["reasoning"])
-            assert part["text"] == joined
+            if part["type"] == "refusal":
+                assert part["refusal"] == "".join(state["refusal"])
+            else:
+                joined = "".join(state["text"] if part["type"] == "output_text" else state["reasoning"])
+                assert part["text"] == joined
         elif kind == "response.function_call_arguments.delta":
             state["args"].append(event["delta"])
         elif kind == "response.function_call_arguments.done":

@@ -97,6 +97,7 @@ class ResponseRun:
         self._event = EventCounter()
         self._message: _OpenItem | None = None
         self._reasoning: _OpenItem | None = None
+        self._refusal: _OpenItem | None = None
         self._calls: dict[int, _OpenItem] = {}
         self._open_call: _OpenItem | None = None
         self.file_search = file_search
@@ -234,6 +235,9 @@ class ResponseRun:
         content = delta.get("content")
         if content:
             events += self._text_delta(content, choice)
+        refusal = delta.get("refusal")
+        if refusal and isinstance(refusal, str):
+            events += self._refusal_delta(refusal)
         for call in delta.get("tool_calls") or ():
             events += self._call_delta(call)
         return events
@@ -258,6 +262,22 @@ class ResponseRun:
             "response.reasoning_text.delta", item_id=self._reasoning.item["id"],
             output_index=self._reasoning.index, content_index=0, delta=text,
         ))
+        return events
+
+    def _refusal_delta(self, text: str) -> list[dict[str, Any]]:
+        """A refusal is a message of its own whose one part is a ``refusal``."""
+        events = []
+        if self._refusal is None:
+            events += self._close_all("completed")
+            self._refusal, added = self._add_item(objects.message_item(new_id("msg")))
+            events.append(added)
+            events.append(self._event(
+                "response.content_part.added", item_id=self._refusal.item["id"], output_index=self._refusal.index,
+                content_index=0, part={"type": "refusal", "refusal": ""},
+            ))
+        self._refusal.chunks.append(text)
+        events.append(self._event("response.refusal.delta", item_id=self._refusal.item["id"],
+                                  output_index=self._refusal.index, content_index=0, delta=text))
         return events
 
     def _text_delta(self, text: str, choice: dict[str, Any]) -> list[dict[str, Any]]:
@@ -335,6 +355,9 @@ class ResponseRun:
         if self._message is not None:
             events += self._close_message(self._message, status)
             self._message = None
+        if self._refusal is not None:
+            events += self._close_refusal(self._refusal, status)
+            self._refusal = None
         if self._open_call is not None:
             events += self._close_call(self._open_call, status)
             self._open_call = None
@@ -375,6 +398,19 @@ class ResponseRun:
                         content_index=0, text=text, logprobs=open_item.logprobs),
             self._event("response.content_part.done", item_id=item["id"], output_index=index,
                         content_index=0, part=part),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
+    def _close_refusal(self, open_item: _OpenItem, status: str) -> list[dict[str, Any]]:
+        item, index = open_item.item, open_item.index
+        refusal = "".join(open_item.chunks)
+        part = {"type": "refusal", "refusal": refusal}
+        item["content"] = [part]
+        item["status"] = status
+        ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        return [
+            self._event("response.refusal.done", **ids, refusal=refusal),
+            self._event("response.content_part.done", **ids, part=part),
             self._event("response.output_item.done", output_index=index, item=item),
         ]
 
