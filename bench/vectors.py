@@ -44,7 +44,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -57,7 +56,7 @@ import numpy as np
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from overhead import CLOCK_TICKS, machine_busy_seconds
+from overhead import CLOCK_TICKS, machine_busy_seconds, sigterm_like_sigint
 
 from orrery.embeddings.local import LocalEmbedder
 from orrery.files.chunking import chunk_text, count_tokens
@@ -552,19 +551,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes, args.queries, args.embed_chunks = [2000, 5000], 50, 32
     args.sizes = sorted(set(args.sizes))
     return args
-
-
-def sigterm_like_sigint() -> None:
-    """SIGTERM does what Ctrl-C does at that moment (asyncio's runner cancels the run; elsewhere
-    KeyboardInterrupt), so the server is stopped and the directory removed either way."""
-    def handler(_signum: int, frame: Any) -> None:
-        on_sigint = signal.getsignal(signal.SIGINT)
-        if callable(on_sigint):
-            on_sigint(signal.SIGINT, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def main(argv: list[str] | None = None) -> None:

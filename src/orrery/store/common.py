@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlalchemy import and_, or_
+
 from orrery.store.schema import ID_LENGTH
 
 Order = Literal["asc", "desc"]
@@ -19,3 +21,17 @@ class Page:
 def storable(value: str, length: int = ID_LENGTH) -> bool:
     """Whether ``value`` can be in a text column at all; other values match no row."""
     return len(value) <= length and "\x00" not in value
+
+
+def after_cursor(table: Any, key: Any, created_at: int, after: str, order: Order) -> Any:
+    """Rows after the cursor row (``created_at``, ``after``) in the ``(created_at, key)`` keyset."""
+    if order == "asc":
+        return or_(table.c.created_at > created_at, and_(table.c.created_at == created_at, key > after))
+    return or_(table.c.created_at < created_at, and_(table.c.created_at == created_at, key < after))
+
+
+def keyset_order(table: Any, key: Any, order: Order) -> tuple[Any, Any]:
+    """``ORDER BY created_at, key``, both ascending or both descending, so pages never skip rows."""
+    if order == "asc":
+        return table.c.created_at.asc(), key.asc()
+    return table.c.created_at.desc(), key.desc()

@@ -6,10 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, storable
+from orrery.store.common import Order, after_cursor, keyset_order, storable
 from orrery.store.schema import files
 
 
@@ -76,15 +76,7 @@ class FileStore:
             if after is not None and storable(after):
                 cursor = (await connection.execute(select(files.c.created_at).where(files.c.id == after))).scalar()
                 if cursor is not None:
-                    if order == "asc":
-                        query = query.where(or_(files.c.created_at > cursor,
-                                                and_(files.c.created_at == cursor, files.c.id > after)))
-                    else:
-                        query = query.where(or_(files.c.created_at < cursor,
-                                                and_(files.c.created_at == cursor, files.c.id < after)))
-            if order == "asc":
-                query = query.order_by(files.c.created_at.asc(), files.c.id.asc())
-            else:
-                query = query.order_by(files.c.created_at.desc(), files.c.id.desc())
+                    query = query.where(after_cursor(files, files.c.id, cursor, after, order))
+            query = query.order_by(*keyset_order(files, files.c.id, order))
             rows = (await connection.execute(query.limit(limit + 1))).all()
         return [_stored(row) for row in rows[:limit]], len(rows) > limit

@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orrery.store.common import Order, Page, storable
+from orrery.store.common import Order, Page, after_cursor, keyset_order, storable
 from orrery.store.conversations import append_write
 from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
 from orrery.store.writer import BatchWriter, Write
@@ -207,11 +207,8 @@ class ResponseStore:
                 cursor = (await connection.execute(
                     select(responses.c.created_at).where(responses.c.id == after))).scalar()
                 if cursor is not None:
-                    query = query.where(_keyset(cursor, after, order))
-            if order == "asc":
-                query = query.order_by(responses.c.created_at.asc(), responses.c.id.asc())
-            else:
-                query = query.order_by(responses.c.created_at.desc(), responses.c.id.desc())
+                    query = query.where(after_cursor(responses, responses.c.id, cursor, after, order))
+            query = query.order_by(*keyset_order(responses, responses.c.id, order))
             rows = (await connection.execute(query.limit(limit + 1))).all()
             page = rows[:limit]
             outputs = await self._outputs(connection, [row.id for row in page])
@@ -243,10 +240,3 @@ class ResponseStore:
             params=row.params, usage=row.usage, error=row.error, incomplete_details=row.incomplete_details,
         )
 
-
-def _keyset(created_at: int, response_id: str, order: Order) -> Any:
-    if order == "asc":
-        return or_(responses.c.created_at > created_at,
-                   and_(responses.c.created_at == created_at, responses.c.id > response_id))
-    return or_(responses.c.created_at < created_at,
-               and_(responses.c.created_at == created_at, responses.c.id < response_id))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, storable
+from orrery.store.common import Order, after_cursor, keyset_order, storable
 from orrery.store.schema import vector_chunks, vector_store_file_batches, vector_store_files, vector_stores
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
@@ -61,12 +61,6 @@ def _store_file(row: Any) -> StoredStoreFile:
                            row.chunking_strategy, row.usage_bytes, row.last_error)
 
 
-def _keyset(table: Any, key: Any, created_at: int, after: str, order: Order) -> Any:
-    if order == "asc":
-        return or_(table.c.created_at > created_at, and_(table.c.created_at == created_at, key > after))
-    return or_(table.c.created_at < created_at, and_(table.c.created_at == created_at, key < after))
-
-
 class VectorStoreStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -111,10 +105,9 @@ class VectorStoreStore:
                 cursor = (await connection.execute(
                     select(vector_stores.c.created_at).where(vector_stores.c.id == after))).scalar()
                 if cursor is not None:
-                    query = query.where(_keyset(vector_stores, vector_stores.c.id, cursor, after, order))
-            direction = (vector_stores.c.created_at.asc(), vector_stores.c.id.asc()) if order == "asc" else \
-                (vector_stores.c.created_at.desc(), vector_stores.c.id.desc())
-            ids = list((await connection.execute(query.order_by(*direction).limit(limit + 1))).scalars().all())
+                    query = query.where(after_cursor(vector_stores, vector_stores.c.id, cursor, after, order))
+            ordered = query.order_by(*keyset_order(vector_stores, vector_stores.c.id, order))
+            ids = list((await connection.execute(ordered.limit(limit + 1))).scalars().all())
         return await self._with_counts(ids[:limit]), len(ids) > limit
 
     async def update(self, store_id: str, values: dict[str, Any]) -> None:
@@ -172,10 +165,9 @@ class VectorStoreStore:
                 cursor = (await connection.execute(select(table.c.created_at).where(
                     table.c.vector_store_id == store_id, table.c.file_id == after))).scalar()
                 if cursor is not None:
-                    query = query.where(_keyset(table, table.c.file_id, cursor, after, order))
-            direction = (table.c.created_at.asc(), table.c.file_id.asc()) if order == "asc" else \
-                (table.c.created_at.desc(), table.c.file_id.desc())
-            rows = (await connection.execute(query.order_by(*direction).limit(limit + 1))).all()
+                    query = query.where(after_cursor(table, table.c.file_id, cursor, after, order))
+            ordered = query.order_by(*keyset_order(table, table.c.file_id, order))
+            rows = (await connection.execute(ordered.limit(limit + 1))).all()
         return [_store_file(row) for row in rows[:limit]], len(rows) > limit
 
     async def chunk_texts(self, store_id: str, file_id: str) -> list[str]:
