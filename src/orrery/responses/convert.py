@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from orrery.responses.citations import with_markers
 from orrery.tools import file_search as knowledge_search
+from orrery.tools.history import REPLAYED_CALLS
 from orrery.wire.requests import AllowedTool, CreateResponseRequest, FunctionChoice, HostedToolChoice, Tool
 
 CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -78,7 +79,7 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
     if instructions:
         messages.append({"role": "system", "content": instructions})
     pending_calls: dict[str, Any] | None = None
-    searched: list[dict[str, Any]] = []
+    answered: list[dict[str, Any]] = []
 
     def add_call(call_id: str, name: str, arguments: str) -> None:
         nonlocal pending_calls
@@ -94,21 +95,21 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
         if kind == "function_call":
             add_call(item["call_id"], item["name"], item["arguments"])
             continue
-        if kind == "file_search_call":
-            call_id = knowledge_search.call_id_of(item["id"])
-            query = (item.get("queries") or [""])[0]
-            add_call(call_id, knowledge_search.FUNCTION_NAME, knowledge_search.call_arguments(query))
-            searched.append({"role": "tool", "tool_call_id": call_id,
-                             "content": knowledge_search.tool_result_parts(query, item.get("results") or [])})
+        replay = REPLAYED_CALLS.get(kind)
+        replayed = replay(item) if replay is not None else None
+        if replayed is not None:
+            call, content = replayed
+            add_call(call.call_id, call.name, call.arguments)
+            answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
             continue
-        messages.extend(searched)
-        searched = []
+        messages.extend(answered)
+        answered = []
         pending_calls = None
         if kind == "message":
             messages.append(_message(item, history_in_parts and position < len(history)))
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})
-    messages.extend(searched)
+    messages.extend(answered)
     return messages
 
 

@@ -14,8 +14,7 @@ from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.responses.citations import CitationFilter
 from orrery.responses.events import EventCounter
-from orrery.tools import file_search as file_search_tool
-from orrery.tools.file_search import FileSearchRunner
+from orrery.tools.base import ModelCall, ServerTool, ServerTools
 from orrery.store.writer import StoreWriteError
 from orrery.wire import objects
 
@@ -81,8 +80,11 @@ class ResponseRun:
         chat_body: dict[str, Any],
         recorder: RunRecorder | None,
         include_logprobs: bool,
-        file_search: FileSearchRunner | None = None,
+        server_tools: ServerTools | None = None,
+        citable_files: dict[str, str] | None = None,
     ) -> None:
+        """``citable_files``: file id → filename of the files the model may cite, filled in as
+        file searches find them; ``None`` when nothing can be cited."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -100,9 +102,9 @@ class ResponseRun:
         self._refusal: _OpenItem | None = None
         self._calls: dict[int, _OpenItem] = {}
         self._open_call: _OpenItem | None = None
-        self.file_search = file_search
-        self._searches: dict[int, _OpenItem] = {}
-        self._filenames: dict[str, str] = {}
+        self.server_tools = server_tools or ServerTools([])
+        self.citable_files = citable_files
+        self._server_calls: dict[int, _OpenItem] = {}
         self._citations: CitationFilter | None = None
 
     def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -137,18 +139,19 @@ class ResponseRun:
                             finish_reason = choice.get("finish_reason") or finish_reason
                 except UpstreamError as exc:
                     self.failure = exc
-                searches, text = list(self._searches.values()), self._turn_text()
+                server_calls, text = list(self._server_calls.values()), self._turn_text()
                 client_calls = bool(self._calls)
-                self._searches, self._calls = {}, {}
-                if self.failure or finish_reason in INCOMPLETE_REASONS or not searches:
+                self._server_calls, self._calls = {}, {}
+                if self.failure or finish_reason in INCOMPLETE_REASONS or not server_calls:
                     break
                 for out in self._close_all("completed"):
                     yield out
-                async for out in self._run_searches(searches):
+                answered: list[tuple[ModelCall, Any]] = []
+                async for out in self._run_server_calls(server_calls, answered):
                     yield out
-                if client_calls or turn == MAX_TURNS - 1:
+                if client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
                     break
-                body = self._next_turn(body, searches, text)
+                body = self._next_turn(body, answered, text)
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
             for out in self._close_all("incomplete" if status != "completed" else "completed"):
                 yield out
@@ -167,40 +170,32 @@ class ResponseRun:
         """The text the model wrote this turn, as it wrote it (citation markers included)."""
         return "".join(self._message.chunks) if self._message is not None else ""
 
-    async def _run_searches(self, searches: list[_OpenItem]) -> AsyncIterator[dict[str, Any]]:
-        """Run the model's ``knowledge_search`` calls as ``file_search_call`` items, in order."""
-        assert self.file_search is not None
-        for search in searches:
-            query = file_search_tool.query_of("".join(search.chunks))
-            item = {"id": file_search_tool.item_id(search.item["call_id"]), "type": "file_search_call",
-                    "status": "in_progress", "queries": [query], "results": None}
+    async def _run_server_calls(self, calls: list[_OpenItem],
+                                answered: list[tuple[ModelCall, Any]]) -> AsyncIterator[dict[str, Any]]:
+        """Run the model's calls of server-side tools in order, each as an output item of its tool.
+
+        ``answered`` receives each call the model may see answered, with the answer.
+        """
+        for pending in calls:
+            tool: ServerTool = pending.item["tool"]
+            call = ModelCall(pending.item["call_id"], pending.item["name"], "".join(pending.chunks))
+            item = tool.start_item(call)
             open_item, added = self._add_item(item)
             yield {**added, "item": self._visible(dict(item))}
             ids = {"item_id": item["id"], "output_index": open_item.index}
-            yield self._event("response.file_search_call.in_progress", **ids)
-            yield self._event("response.file_search_call.searching", **ids)
-            try:
-                item["results"] = await self.file_search.search(query)
-                item["status"] = "completed"
-            except Exception:
-                log.exception("file search for %r failed", query)
-                item["results"], item["status"] = [], "failed"
-            self._filenames.update((r["file_id"], r["filename"]) for r in item["results"])
-            if item["status"] == "completed":
-                yield self._event("response.file_search_call.completed", **ids)
+            async for event_type, fields in tool.run(call, item):
+                yield self._event(event_type, **ids, **fields)
             yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
+            answer = tool.answer(item)
+            if answer is not None:
+                answered.append((call, answer))
 
-    def _next_turn(self, body: dict[str, Any], searches: list[_OpenItem], text: str) -> dict[str, Any]:
-        """The upstream body after the model's searches: its calls and their results appended."""
-        calls = [{"index": position, "id": s.item["call_id"], "type": "function",
-                  "function": {"name": file_search_tool.FUNCTION_NAME, "arguments": "".join(s.chunks)}}
-                 for position, s in enumerate(searches)]
-        results = {item["id"]: item for item in self.output if item["type"] == "file_search_call"}
-        answers = []
-        for search in searches:
-            item = results[file_search_tool.item_id(search.item["call_id"])]
-            answers.append({"role": "tool", "tool_call_id": search.item["call_id"],
-                            "content": file_search_tool.tool_result_parts(item["queries"][0], item["results"])})
+    def _next_turn(self, body: dict[str, Any], answered: list[tuple[ModelCall, Any]], text: str) -> dict[str, Any]:
+        """The upstream body after the model's server-side calls: the calls and their answers appended."""
+        calls = [{"index": position, "id": call.call_id, "type": "function",
+                  "function": {"name": call.name, "arguments": call.arguments}}
+                 for position, (call, _) in enumerate(answered)]
+        answers = [{"role": "tool", "tool_call_id": call.call_id, "content": answer} for call, answer in answered]
         choice = body.get("tool_choice")
         following = {**body, "messages": [*body["messages"], {"role": "assistant", "content": text,
                                                                "tool_calls": calls}, *answers]}
@@ -285,7 +280,7 @@ class ResponseRun:
         if self._message is None:
             events += self._close_all("completed")
             self._message, added = self._add_item(objects.message_item(new_id("msg")))
-            self._citations = CitationFilter(self._filenames) if self.file_search is not None else None
+            self._citations = CitationFilter(self.citable_files) if self.citable_files is not None else None
             events.append(added)
             events.append(self._event(
                 "response.content_part.added", item_id=self._message.item["id"],
@@ -318,12 +313,14 @@ class ResponseRun:
         events = []
         position = call.get("index", len(self._calls))
         function = call.get("function") or {}
-        search = self._searches.get(position)
-        if search is not None or (self.file_search is not None and self._calls.get(position) is None
-                                  and function.get("name") == file_search_tool.FUNCTION_NAME):
-            if search is None:
-                search = self._searches[position] = _OpenItem({"call_id": call.get("id") or new_id("call")}, -1)
-            search.chunks.append(function.get("arguments") or "")
+        server_call = self._server_calls.get(position)
+        if server_call is None and self._calls.get(position) is None:
+            tool = self.server_tools.for_function(function.get("name"))
+            if tool is not None:
+                server_call = self._server_calls[position] = _OpenItem(
+                    {"call_id": call.get("id") or new_id("call"), "name": function["name"], "tool": tool}, -1)
+        if server_call is not None:
+            server_call.chunks.append(function.get("arguments") or "")
             return events
         open_call = self._calls.get(position)
         if open_call is None:

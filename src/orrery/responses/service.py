@@ -13,6 +13,7 @@ from orrery.responses.orchestrator import ResponseRun
 from orrery.conversations.service import ConversationService
 from orrery.store.common import Order
 from orrery.store.responses import ResponseStore, StoredResponse
+from orrery.tools.base import ServerTools
 from orrery.tools.file_search import FileSearchRunner
 from orrery.vectors.service import VectorStoreService
 from orrery.wire import objects
@@ -62,6 +63,7 @@ class ResponseService:
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
         file_search = await self._file_search(request)
+        server_tools = ServerTools([file_search] if file_search is not None else [])
         response_id = new_id("resp")
         input_items = _input_items(request)
         if conversation_id is None:
@@ -89,7 +91,8 @@ class ResponseService:
             chat_body=chat_body,
             recorder=recorder,
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
-            file_search=file_search,
+            server_tools=server_tools,
+            citable_files=file_search.filenames if file_search is not None else None,
         )
 
     async def _file_search(self, request: CreateResponseRequest) -> FileSearchRunner | None:

@@ -4,13 +4,19 @@ shown back as one ``tool`` message, in exactly the shapes of the seed recordings
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from orrery.tools.base import ModelCall, ToolEvent
 
 if TYPE_CHECKING:
     from orrery.vectors.service import VectorStoreService
     from orrery.wire.requests import FileSearchTool
 
+log = logging.getLogger(__name__)
+
 FUNCTION_NAME = "knowledge_search"
+ITEM_PREFIX = "fs_"
 DEFAULT_MAX_RESULTS = 10
 
 KNOWLEDGE_SEARCH = {
@@ -60,18 +66,12 @@ def query_of(arguments: str) -> str:
     return query if isinstance(query, str) else arguments
 
 
-def call_arguments(query: str) -> str:
-    """The arguments as the model sends them (compact JSON), to rebuild a stored turn."""
-    return json.dumps({"query": query}, separators=(",", ":"), ensure_ascii=False)
-
-
-def item_id(call_id: str) -> str:
-    """A file_search_call item's id carries the model's tool-call id, to rebuild the turn later."""
-    return f"fs_{call_id}"
-
-
-def call_id_of(item_id_: str) -> str:
-    return item_id_.removeprefix("fs_")
+def replayed_call(item: dict[str, Any]) -> tuple[ModelCall, Any]:
+    """A stored ``file_search_call`` as the model's call and the tool message it was answered with."""
+    query = (item.get("queries") or [""])[0]
+    call = ModelCall(item["id"].removeprefix(ITEM_PREFIX), FUNCTION_NAME,
+                     json.dumps({"query": query}, separators=(",", ":"), ensure_ascii=False))
+    return call, tool_result_parts(query, item.get("results") or [])
 
 
 class FileSearchRunner:
@@ -80,6 +80,32 @@ class FileSearchRunner:
     def __init__(self, vector_stores: VectorStoreService, tool: FileSearchTool) -> None:
         self.vector_stores = vector_stores
         self.tool = tool
+        self.filenames: dict[str, str] = {}
+        """Every file a search found so far: what the model may cite."""
+
+    def offers(self, function_name: str) -> bool:
+        return function_name == FUNCTION_NAME
+
+    def start_item(self, call: ModelCall) -> dict[str, Any]:
+        """The item id carries the model's tool-call id, to rebuild the turn later."""
+        return {"id": ITEM_PREFIX + call.call_id, "type": "file_search_call", "status": "in_progress",
+                "queries": [query_of(call.arguments)], "results": None}
+
+    async def run(self, call: ModelCall, item: dict[str, Any]) -> AsyncIterator[ToolEvent]:
+        yield "response.file_search_call.in_progress", {}
+        yield "response.file_search_call.searching", {}
+        try:
+            item["results"] = await self.search(item["queries"][0])
+        except Exception:
+            log.exception("file search for %r failed", item["queries"][0])
+            item["results"], item["status"] = [], "failed"
+            return
+        item["status"] = "completed"
+        self.filenames.update((r["file_id"], r["filename"]) for r in item["results"])
+        yield "response.file_search_call.completed", {}
+
+    def answer(self, item: dict[str, Any]) -> Any:
+        return tool_result_parts(item["queries"][0], item["results"] or [])
 
     async def search(self, query: str) -> list[dict[str, Any]]:
         """Results as a ``file_search_call`` item holds them."""
