@@ -21,6 +21,7 @@ import yaml
 
 from scripted_upstream import ScriptedUpstream
 
+WEB_SEARCH_KEY = "tvly-test-secret"
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "recordings"
 
 
@@ -122,7 +123,8 @@ def server(request: pytest.FixtureRequest, upstream: ScriptedUpstream, workdir: 
         db_url = f"sqlite:///{workdir / 'orrery.db'}"
     else:
         db_url = request.getfixturevalue("postgres_url")
-    config = {"providers": provider_config(upstream), "db": db_url, "data_dir": str(workdir / "data")}
+    config = {"providers": provider_config(upstream), "db": db_url, "data_dir": str(workdir / "data"),
+              "web_search": {"base_url": upstream.search_url, "api_key": WEB_SEARCH_KEY, "timeout": 2}}
     process, url = start_server(config, log_path=workdir / f"server-{backend}.log")
     yield Server(url=url, backend=backend, db_url=db_url, pid=process.pid)
     stop_server(process)

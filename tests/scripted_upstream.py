@@ -3,6 +3,9 @@
 Tests choose its behaviour per model name: ``upstream.script("m-1", Reply(text="hi"))`` queues
 replies for requests naming model ``m-1``; with no reply queued it echoes the last user message.
 Every request body it receives is kept in ``upstream.requests`` for exact comparisons.
+
+It also answers as a Tavily-compatible web search API at ``POST /search``: two pages made from
+the query, unless ``upstream.script_search(query, SearchReply(...))`` says otherwise.
 """
 
 from __future__ import annotations
@@ -50,6 +53,24 @@ class Reply:
     status: int = 200
     error: dict[str, Any] | None = None
     break_after: int | None = None
+
+
+@dataclass
+class SearchReply:
+    """One scripted web search answer: ``results`` as Tavily gives them, or an error status."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    delay: float = 0.0
+
+
+def search_results(query: str) -> list[dict[str, Any]]:
+    """The pages the search API finds for ``query`` when nothing else was scripted."""
+    slug = "-".join(query.lower().split())[:40] or "empty"
+    return [{"title": f"{query} - Encyclopedia", "url": f"https://encyclopedia.example/{slug}",
+             "content": f"An article about {query}.", "score": 0.9},
+            {"title": f"News on {query}", "url": f"https://news.example/{slug}",
+             "content": f"Latest news on {query}.", "score": 0.7}]
 
 
 @dataclass
@@ -136,6 +157,7 @@ class ScriptedUpstream:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._searches: dict[str, deque[SearchReply]] = defaultdict(deque)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -146,6 +168,17 @@ class ScriptedUpstream:
 
     def script(self, model: str, *replies: Reply) -> None:
         self._scripts[model].extend(replies)
+
+    @property
+    def search_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def script_search(self, query: str, *replies: SearchReply) -> None:
+        self._searches[query].extend(replies)
+
+    def searches(self, query: str) -> list[Received]:
+        """The web search requests for ``query``, oldest first."""
+        return [r for r in self.requests if r.path == "search" and r.body.get("query") == query]
 
     def bodies(self, model: str) -> list[dict[str, Any]]:
         """Bodies of the chat requests that named ``model``, oldest first."""
@@ -190,6 +223,20 @@ class ScriptedUpstream:
                                       "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}),
                         media_type="application/json")
 
+    async def _search(self, request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        self.requests.append(Received("search", body, dict(request.headers)))
+        query = str(body.get("query", ""))
+        queue = self._searches.get(query)
+        reply = queue.popleft() if queue else SearchReply(results=search_results(query))
+        await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            return Response(orjson.dumps({"detail": {"error": "scripted search failure"}}), status_code=reply.status,
+                            media_type="application/json")
+        results = reply.results[:body.get("max_results", 5)]
+        return Response(orjson.dumps({"query": query, "answer": None, "images": [], "results": results,
+                                      "response_time": 0.01}), media_type="application/json")
+
     async def _models(self, _: Request) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in MODELS]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
@@ -199,6 +246,7 @@ class ScriptedUpstream:
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
             Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             Route("/v1/models", self._models, methods=["GET"]),
+            Route("/search", self._search, methods=["POST"]),
         ])
 
     def start(self) -> ScriptedUpstream:

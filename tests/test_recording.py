@@ -16,7 +16,8 @@ import pytest
 
 from conftest import SEEDS, free_port, start_server, stop_server, upstream_name
 from orrery.recording.hashing import request_hash
-from scripted_upstream import Reply
+from orrery.recording.tools import tool_request_hash
+from scripted_upstream import Reply, SearchReply, ToolCall
 from wire import check_events, output_text, stream
 
 SATURN = "cd222f01d7ea1ac366a7047fec375e23501333a7e1173fc346f4eae530f6d3ee"
@@ -35,9 +36,11 @@ def recorded_text(recording: dict) -> str:
 
 
 def run_server(tmp: Path, name: str, providers: list[dict], mode: str, directory: Path,
-               keep_env: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+               keep_env: tuple[str, ...] = (), web_search: dict | None = None) -> tuple[subprocess.Popen, str]:
     config = {"providers": providers, "db": f"sqlite:///{tmp / (name + '.db')}",
               "recording": {"mode": mode, "dir": str(directory)}}
+    if web_search is not None:
+        config["web_search"] = web_search
     return start_server(config, log_path=tmp / f"{name}.log", keep_env=keep_env)
 
 
@@ -116,9 +119,12 @@ def recorded(tmp_path_factory, upstream) -> Iterator[dict]:
     dead = [{"id": "scripted", "base_url": f"http://127.0.0.1:{free_port()}/v1"}]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ORRERY_SCRIPTED_API_KEY", "sk-never-written")
+        patch.setenv("ORRERY_WEB_SEARCH_API_KEY", "tvly-never-written")
         recording, record_url = run_server(tmp, "record", live, "record", directory,
-                                           keep_env=("ORRERY_SCRIPTED_API_KEY",))
-    replaying, replay_url = run_server(tmp, "replay", dead, "replay", directory)
+                                           keep_env=("ORRERY_SCRIPTED_API_KEY", "ORRERY_WEB_SEARCH_API_KEY"),
+                                           web_search={"base_url": upstream.search_url})
+    replaying, replay_url = run_server(tmp, "replay", dead, "replay", directory,
+                                       web_search={"base_url": f"http://127.0.0.1:{free_port()}"})
     yield {"record": record_url, "replay": replay_url, "dir": directory}
     stop_server(recording)
     stop_server(replaying)
@@ -163,14 +169,79 @@ def test_record_then_replay_offline(recorded, upstream, model, request):
     assert len(upstream.requests) == calls, "replay never calls the upstream"
 
 
-def test_no_secret_is_written(recorded, model):
+def test_no_secret_is_written(recorded, upstream, model):
     record, _ = clients(recorded)
     record.responses.create(model=model, input="secret check")
     record.embeddings.create(model="scripted/embedder", input=["x"])
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("web_search", '{"query":"secret"}')]),
+                    Reply(text="ok"))
+    record.responses.create(model=model, input="search", tools=[{"type": "web_search"}])
+    assert upstream.searches("secret")[-1].headers["authorization"] == "Bearer tvly-never-written"
     for path in recorded["dir"].glob("*.json"):
         text = path.read_text()
-        assert "sk-never-written" not in text and "client-key" not in text
+        assert "sk-never-written" not in text and "client-key" not in text and "tvly-never-written" not in text
         assert "authorization" not in text.lower()
+
+
+def test_web_searches_are_recorded_as_tool_invocations_and_replayed(recorded, upstream, model, request):
+    query = f"tool recording {model}"
+    record, replay = clients(recorded)
+    outputs = []
+    for client in (record, replay):
+        upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("web_search", json.dumps({"query": query}))]),
+                        Reply(text="Found it."))
+        events = [e.to_dict() for e in client.responses.create(
+            model=model, input="look it up", tools=[{"type": "web_search"}], stream=True,
+            include=["web_search_call.action.sources"])]
+        final = check_events(events)
+        outputs.append((final["output"][0]["action"], output_text(final)))
+    assert outputs[0] == outputs[1] and outputs[1][1] == "Found it."
+    assert len(upstream.searches(query)) == 1, "replay never calls the search API"
+
+    tool_request = {"test_id": request.node.nodeid, "provider": "tavily", "tool_name": "web_search",
+                    "kwargs": {"query": query, "max_results": 5}}
+    saved = files(recorded["dir"])[tool_request_hash(tool_request)]
+    assert saved["test_id"] == request.node.nodeid
+    assert saved["request"] == tool_request
+    assert saved["response"]["is_streaming"] is False
+    assert saved["response"]["body"]["__type__"] == "orrery.tool_result"
+    assert [page["url"] for page in saved["response"]["body"]["__data__"]] == [
+        source["url"] for source in outputs[0][0]["sources"]]
+
+
+def test_a_failed_web_search_replays_as_the_same_failure(recorded, upstream, model):
+    query = f"failing tool recording {model}"
+    upstream.script_search(query, SearchReply(status=401))
+    record, replay = clients(recorded)
+    statuses = []
+    for client in (record, replay):
+        upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("web_search", json.dumps({"query": query}))]),
+                        Reply(text="No luck."))
+        response = client.responses.create(model=model, input="look", tools=[{"type": "web_search"}])
+        statuses.append((response.output[0].status, response.output_text))
+    assert statuses == [("failed", "No luck.")] * 2
+    [saved] = [r for r in files(recorded["dir"]).values() if r["request"].get("kwargs", {}).get("query") == query]
+    assert saved["response"]["body"] == {"__type__": "orrery.tool_error", "__data__": {
+        "message": "the web search API answered 401: scripted search failure"}}
+
+
+def test_a_tool_invocation_missing_from_the_recordings_fails_the_response(recorded, upstream, model, request):
+    query = f"deleted recording {model}"
+    record, replay = clients(recorded)
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("web_search", json.dumps({"query": query}))]),
+                    Reply(text="one"))
+    record.responses.create(model=model, input="look", tools=[{"type": "web_search"}])
+    tool_request = {"test_id": request.node.nodeid, "provider": "tavily", "tool_name": "web_search",
+                    "kwargs": {"query": query, "max_results": 5}}
+    digest = tool_request_hash(tool_request)
+    (recorded["dir"] / f"{digest}.json").unlink()
+    events = [e.to_dict() for e in replay.responses.create(model=model, input="look", stream=True,
+                                                            tools=[{"type": "web_search"}])]
+    failed = check_events(events)
+    assert failed["status"] == "failed" and failed["output"][0]["status"] == "failed"
+    message = failed["error"]["message"]
+    assert f"no recording {digest}" in message and "'web_search' of 'tavily'" in message
+    assert "ORRERY_RECORDING_MODE=record-if-missing" in message
 
 
 def test_upstream_errors_replay_as_the_same_error(recorded, upstream, model):
@@ -185,7 +256,7 @@ def test_upstream_errors_replay_as_the_same_error(recorded, upstream, model):
             client.responses.create(model=model, input="hi")
         answers.append((chat.value.status_code, chat.value.body, "Slow down" in responses.value.message))
     assert answers[0] == answers[1] == (429, answers[0][1], True)
-    saved = [r for r in files(recorded["dir"]).values() if r["request"]["model"] == upstream_name(model)]
+    saved = [r for r in files(recorded["dir"]).values() if r["request"].get("model") == upstream_name(model)]
     assert saved[0]["response"]["status"] == 429
     assert saved[0]["response"]["body"]["__data__"]["error"]["message"] == "Slow down"
 

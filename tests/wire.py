@@ -10,6 +10,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 STREAM_EVENT = TypeAdapter(ResponseStreamEvent)
+SEARCH_CALLS = {"file_search_call", "web_search_call"}
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
 
 
@@ -69,7 +70,7 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
             assert event["output_index"] == len(items), "items are added in output order"
             item = event["item"]
             items[item["id"]] = {"index": event["output_index"], "type": item["type"], "text": [], "args": [],
-                                 "reasoning": [], "refusal": [], "stage": "added", "done": None}
+                                 "reasoning": [], "refusal": [], "stage": "added", "done": None, "progress": []}
             continue
         item_id = event["item"]["id"] if "item" in event else event["item_id"]
         state = items[item_id]
@@ -109,7 +110,12 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "response.function_call_arguments.done":
             assert event["arguments"] == "".join(state["args"])
             state["stage"] = "args_done"
+        elif kind.startswith(f"response.{state['type']}."):
+            state["progress"].append(kind.rsplit(".", 1)[1])
         elif kind == "response.output_item.done":
+            if state["type"] in SEARCH_CALLS:
+                expected = ["in_progress", "searching"] + (["completed"] if event["item"]["status"] == "completed" else [])
+                assert state["progress"] == expected, (state["type"], state["progress"])
             if state["type"] == "message":
                 assert state["stage"] == "part_done"
             if state["type"] == "function_call":

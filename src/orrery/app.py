@@ -25,6 +25,7 @@ from orrery.errors import APIError
 from orrery.inference.router import ModelRouter
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
+from orrery.tools.web_search import WebSearchClient
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.conversations.service import ConversationService
@@ -96,7 +97,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await migrate(engine)
         writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
-        router = ModelRouter.from_config(settings.providers, Recorder.from_settings(settings))
+        recorder = Recorder.from_settings(settings)
+        router = ModelRouter.from_config(settings.providers, recorder)
+        web_search = WebSearchClient(settings.web_search, recorder.tools if recorder else None) \
+            if settings.web_search else None
         conversations = ConversationService(ConversationStore(engine, writer))
         files = FileService(FileStore(engine), BlobStore(settings.data_dir / "files"))
         vector_store_store = VectorStoreStore(engine)
@@ -110,7 +114,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         vector_stores = VectorStoreService(vector_store_store, files, index, ingester, embedder)
         app.state.services = Services(
             router=router,
-            responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores),
+            responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores,
+                                      web_search),
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,
@@ -121,6 +126,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await ingester.close()
             await writer.close()
             await router.aclose()
+            if web_search is not None:
+                await web_search.aclose()
             await engine.dispose()
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)

@@ -52,6 +52,18 @@ class ProviderConfig:
         return None
 
 
+DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
+
+
+@dataclass(frozen=True)
+class WebSearchConfig:
+    """A Tavily-compatible search API (``POST {base_url}/search``) behind the ``web_search`` tool."""
+
+    base_url: str = DEFAULT_WEB_SEARCH_URL
+    api_key: str | None = None
+    timeout: float = 30.0
+
+
 @dataclass(frozen=True)
 class Settings:
     providers: tuple[ProviderConfig, ...] = ()
@@ -63,6 +75,7 @@ class Settings:
     log_level: str = "info"
     recording_mode: RecordingMode = RecordingMode.LIVE
     recording_dir: Path | None = None
+    web_search: WebSearchConfig | None = None
 
     def with_defaults(self) -> Settings:
         settings = self
@@ -84,6 +97,7 @@ class Settings:
             "log_level": self.log_level,
             "recording_mode": self.recording_mode,
             "recording_dir": str(self.recording_dir) if self.recording_dir else None,
+            "web_search": vars(self.web_search) if self.web_search else None,
         }
 
     @classmethod
@@ -98,6 +112,7 @@ class Settings:
             log_level=data["log_level"],
             recording_mode=RecordingMode(data["recording_mode"]),
             recording_dir=Path(data["recording_dir"]) if data["recording_dir"] else None,
+            web_search=WebSearchConfig(**data["web_search"]) if data.get("web_search") else None,
         )
 
 
@@ -139,6 +154,24 @@ def _provider_from_yaml(entry: Any, env: Mapping[str, str]) -> ProviderConfig:
     )
 
 
+def _web_search(section: Any, env: Mapping[str, str]) -> WebSearchConfig | None:
+    """The web search API from the YAML ``web_search`` section and ``ORRERY_WEB_SEARCH_*``; ``None``
+    (the tool answers 400) when neither names a URL or a key."""
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError("'web_search' must be a mapping with 'base_url', 'api_key' and 'timeout'")
+    section = section or {}
+    base_url = env.get("ORRERY_WEB_SEARCH_URL") or section.get("base_url")
+    api_key = env.get("ORRERY_WEB_SEARCH_API_KEY") or section.get("api_key")
+    if not base_url and not api_key:
+        return None
+    try:
+        timeout = float(section.get("timeout", WebSearchConfig.timeout))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"web_search timeout must be a number of seconds: {exc}") from exc
+    return WebSearchConfig(base_url=str(base_url or DEFAULT_WEB_SEARCH_URL).rstrip("/"),
+                           api_key=str(api_key) if api_key else None, timeout=timeout)
+
+
 def load_settings(
     *,
     config_path: str | None = None,
@@ -150,6 +183,7 @@ def load_settings(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     providers: list[ProviderConfig] = []
+    web_search_section: Any = None
 
     path = config_path or env.get("ORRERY_CONFIG")
     if path:
@@ -167,6 +201,7 @@ def load_settings(
             values["db_url"] = document["db"]
         if "data_dir" in document:
             values["data_dir"] = Path(document["data_dir"]).expanduser()
+        web_search_section = document.get("web_search")
         recording = document.get("recording") or {}
         if not isinstance(recording, dict):
             raise ConfigError(f"config {path}: 'recording' must be a mapping with 'mode' and 'dir'")
@@ -202,6 +237,7 @@ def load_settings(
             log_level=str(values.get("log_level", "info")),
             recording_mode=RecordingMode(values.get("recording_mode", "live")),
             recording_dir=Path(values["recording_dir"]).expanduser() if values.get("recording_dir") else None,
+            web_search=_web_search(web_search_section, env),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc

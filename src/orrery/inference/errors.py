@@ -47,6 +47,9 @@ def upstream_message(body: Any, fallback: str) -> str:
             return error
         if isinstance(body.get("message"), str):
             return body["message"]
-        if isinstance(body.get("detail"), str):
-            return body["detail"]
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, dict) and isinstance(detail.get("error"), str):
+            return detail["error"]
     return fallback

@@ -10,6 +10,7 @@ import httpx2
 
 from orrery.config import ProviderConfig, RecordingMode, Settings
 from orrery.recording.storage import RecordingStore
+from orrery.recording.tools import ToolRecorder
 from orrery.recording.transport import RecordingTransport
 
 
@@ -17,6 +18,7 @@ class Recorder:
     def __init__(self, mode: RecordingMode, directory: Path) -> None:
         self.mode = mode
         self.store = RecordingStore(directory)
+        self.tools = ToolRecorder(self.store, mode)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Recorder | None:

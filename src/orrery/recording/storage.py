@@ -44,7 +44,11 @@ class Recording:
 
     @property
     def endpoint(self) -> str:
-        return str(self.data["request"].get("endpoint", ""))
+        """The API endpoint, or ``provider.tool_name`` for a tool invocation."""
+        request = self.data["request"]
+        if "tool_name" in request:
+            return f"{request.get('provider')}.{request['tool_name']}"
+        return str(request.get("endpoint", ""))
 
     @property
     def model(self) -> str:

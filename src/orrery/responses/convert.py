@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from orrery.responses.citations import with_markers
 from orrery.tools import file_search as knowledge_search
+from orrery.tools import web_search
 from orrery.tools.history import REPLAYED_CALLS
 from orrery.wire.requests import AllowedTool, CreateResponseRequest, FunctionChoice, HostedToolChoice, Tool
 
@@ -128,12 +129,18 @@ def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
 
 
 def _tool_name(tool: Tool | AllowedTool | HostedToolChoice | FunctionChoice) -> str:
-    return knowledge_search.FUNCTION_NAME if tool.type == "file_search" else tool.name
+    if tool.type == "file_search":
+        return knowledge_search.FUNCTION_NAME
+    if tool.type.startswith("web_search"):
+        return web_search.FUNCTION_NAME
+    return tool.name
 
 
 def _chat_tool(tool: Tool) -> dict[str, Any]:
     if tool.type == "file_search":
         return knowledge_search.KNOWLEDGE_SEARCH
+    if tool.type.startswith("web_search"):
+        return web_search.WEB_SEARCH
     function: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         function["description"] = tool.description
@@ -145,8 +152,8 @@ def _chat_tool(tool: Tool) -> dict[str, Any]:
 
 
 def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], Any]:
-    """Tools in chat shape (``file_search`` offered as the ``knowledge_search`` function) and the
-    chat ``tool_choice``.
+    """Tools in chat shape (``file_search`` offered as the ``knowledge_search`` function, web search
+    as ``web_search``) and the chat ``tool_choice``.
 
     ``allowed_tools`` narrows the offered tools to the allowed ones, which every backend
     understands, rather than relying on the newer chat ``allowed_tools`` choice.
@@ -156,7 +163,7 @@ def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], A
     chat_choice: Any = None
     if isinstance(choice, str):
         chat_choice = choice
-    elif choice is not None and choice.type in ("function", "file_search"):
+    elif choice is not None and choice.type != "allowed_tools":
         chat_choice = {"type": "function", "function": {"name": _tool_name(choice)}}
     elif choice is not None:
         allowed = {_tool_name(t) for t in choice.tools}

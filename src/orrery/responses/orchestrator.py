@@ -14,7 +14,9 @@ from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.responses.citations import CitationFilter
 from orrery.responses.events import EventCounter
+from orrery.tools import web_search as web_search_tool
 from orrery.tools.base import ModelCall, ServerTool, ServerTools
+from orrery.recording.tools import ToolRecordingNotFound
 from orrery.store.writer import StoreWriteError
 from orrery.wire import objects
 
@@ -82,9 +84,11 @@ class ResponseRun:
         include_logprobs: bool,
         server_tools: ServerTools | None = None,
         citable_files: dict[str, str] | None = None,
+        citable_pages: dict[str, str] | None = None,
     ) -> None:
-        """``citable_files``: file id → filename of the files the model may cite, filled in as
-        file searches find them; ``None`` when nothing can be cited."""
+        """``citable_files``: file id → filename of the files the model may cite as ``<|file-…|>``,
+        filled in as file searches find them; ``citable_pages``: URL → title of the pages web
+        searches found, cited as markdown links. ``None`` when nothing of the kind can be cited."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -104,6 +108,7 @@ class ResponseRun:
         self._open_call: _OpenItem | None = None
         self.server_tools = server_tools or ServerTools([])
         self.citable_files = citable_files
+        self.citable_pages = citable_pages
         self._server_calls: dict[int, _OpenItem] = {}
         self._citations: CitationFilter | None = None
 
@@ -149,7 +154,7 @@ class ResponseRun:
                 answered: list[tuple[ModelCall, Any]] = []
                 async for out in self._run_server_calls(server_calls, answered):
                     yield out
-                if client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
+                if self.failure or client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
                     break
                 body = self._next_turn(body, answered, text)
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
@@ -183,9 +188,15 @@ class ResponseRun:
             open_item, added = self._add_item(item)
             yield {**added, "item": self._visible(dict(item))}
             ids = {"item_id": item["id"], "output_index": open_item.index}
-            async for event_type, fields in tool.run(call, item):
-                yield self._event(event_type, **ids, **fields)
+            try:
+                async for event_type, fields in tool.run(call, item):
+                    yield self._event(event_type, **ids, **fields)
+            except ToolRecordingNotFound as exc:
+                item["status"] = "failed"
+                self.failure = UpstreamError("connect", str(exc))
             yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
+            if self.failure:
+                return
             answer = tool.answer(item)
             if answer is not None:
                 answered.append((call, answer))
@@ -387,6 +398,12 @@ class ResponseRun:
             annotations = self._citations.annotations
             self._citations = None
         text = "".join(open_item.shown)
+        if self.citable_pages:
+            links = web_search_tool.url_citations(text, self.citable_pages)
+            events += [self._event("response.output_text.annotation.added", item_id=item["id"], output_index=index,
+                                   content_index=0, annotation_index=len(annotations) + offset, annotation=link)
+                       for offset, link in enumerate(links)]
+            annotations = annotations + links
         part = objects.output_text_part(text, open_item.logprobs, annotations)
         item["content"] = [part]
         item["status"] = status

@@ -15,6 +15,7 @@ from orrery.store.common import Order
 from orrery.store.responses import ResponseStore, StoredResponse
 from orrery.tools.base import ServerTools
 from orrery.tools.file_search import FileSearchRunner
+from orrery.tools.web_search import WebSearchClient, WebSearchRunner
 from orrery.vectors.service import VectorStoreService
 from orrery.wire import objects
 from orrery.wire.requests import CreateResponseRequest
@@ -46,8 +47,10 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict
 
 class ResponseService:
     def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService,
-                 vector_stores: VectorStoreService) -> None:
+                 vector_stores: VectorStoreService, web_search: WebSearchClient | None = None) -> None:
+        """``web_search``: the search API behind the ``web_search`` tool; ``None`` when none is configured."""
         self.router = router
+        self.web_search = web_search
         self.store = store
         self.conversations = conversations
         self.vector_stores = vector_stores
@@ -63,7 +66,8 @@ class ResponseService:
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
         file_search = await self._file_search(request)
-        server_tools = ServerTools([file_search] if file_search is not None else [])
+        web_search = self._web_search(request)
+        server_tools = ServerTools([tool for tool in (file_search, web_search) if tool is not None])
         response_id = new_id("resp")
         input_items = _input_items(request)
         if conversation_id is None:
@@ -93,6 +97,7 @@ class ResponseService:
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
             server_tools=server_tools,
             citable_files=file_search.filenames if file_search is not None else None,
+            citable_pages=web_search.pages if web_search is not None else None,
         )
 
     async def _file_search(self, request: CreateResponseRequest) -> FileSearchRunner | None:
@@ -104,6 +109,18 @@ class ResponseService:
                         raise NotFound(f"Vector store '{store_id[:140]}' not found.",
                                        param=f"tools[{position}].vector_store_ids", code="vector_store_not_found")
                 return FileSearchRunner(self.vector_stores, tool)
+        return None
+
+    def _web_search(self, request: CreateResponseRequest) -> WebSearchRunner | None:
+        """The runner of the request's web search tool, if the server has a search API to run it."""
+        for position, tool in enumerate(request.tools or []):
+            if tool.type.startswith("web_search"):
+                if self.web_search is None:
+                    raise InvalidRequest(
+                        "The web_search tool is not available: this server has no web search API configured "
+                        "(set ORRERY_WEB_SEARCH_API_KEY, or 'web_search' in the config file).",
+                        param=f"tools[{position}]", code="unsupported_tool")
+                return WebSearchRunner(self.web_search, tool)
         return None
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:

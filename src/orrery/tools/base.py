@@ -8,6 +8,7 @@ next upstream turn.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol
 
@@ -22,6 +23,21 @@ class ModelCall:
     call_id: str
     name: str
     arguments: str
+
+
+def query_argument(arguments: str) -> str:
+    """The ``query`` argument of a search call, or the raw arguments when the model sent no valid JSON."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments
+    query = parsed.get("query") if isinstance(parsed, dict) else None
+    return query if isinstance(query, str) else arguments
+
+
+def query_call(call_id: str, function_name: str, query: str) -> ModelCall:
+    """A search call with the arguments as the model sends them (compact JSON)."""
+    return ModelCall(call_id, function_name, json.dumps({"query": query}, separators=(",", ":"), ensure_ascii=False))
 
 
 class ServerTool(Protocol):

@@ -3,11 +3,10 @@ shown back as one ``tool`` message, in exactly the shapes of the seed recordings
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from orrery.tools.base import ModelCall, ToolEvent
+from orrery.tools.base import ModelCall, ToolEvent, query_argument, query_call
 
 if TYPE_CHECKING:
     from orrery.vectors.service import VectorStoreService
@@ -56,21 +55,10 @@ def tool_result_parts(query: str, results: list[dict[str, Any]]) -> list[dict[st
     return parts
 
 
-def query_of(arguments: str) -> str:
-    """The ``query`` argument of a call, or the raw arguments when the model sent no valid JSON."""
-    try:
-        parsed = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        return arguments
-    query = parsed.get("query") if isinstance(parsed, dict) else None
-    return query if isinstance(query, str) else arguments
-
-
 def replayed_call(item: dict[str, Any]) -> tuple[ModelCall, Any]:
     """A stored ``file_search_call`` as the model's call and the tool message it was answered with."""
     query = (item.get("queries") or [""])[0]
-    call = ModelCall(item["id"].removeprefix(ITEM_PREFIX), FUNCTION_NAME,
-                     json.dumps({"query": query}, separators=(",", ":"), ensure_ascii=False))
+    call = query_call(item["id"].removeprefix(ITEM_PREFIX), FUNCTION_NAME, query)
     return call, tool_result_parts(query, item.get("results") or [])
 
 
@@ -89,7 +77,7 @@ class FileSearchRunner:
     def start_item(self, call: ModelCall) -> dict[str, Any]:
         """The item id carries the model's tool-call id, to rebuild the turn later."""
         return {"id": ITEM_PREFIX + call.call_id, "type": "file_search_call", "status": "in_progress",
-                "queries": [query_of(call.arguments)], "results": None}
+                "queries": [query_argument(call.arguments)], "results": None}
 
     async def run(self, call: ModelCall, item: dict[str, Any]) -> AsyncIterator[ToolEvent]:
         yield "response.file_search_call.in_progress", {}

@@ -188,7 +188,14 @@ def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
 
 
 def visible_item(item: dict[str, Any], include: list[str]) -> dict[str, Any]:
-    """An output item as the client sees it: file search results only when asked for."""
-    if item.get("type") == "file_search_call" and "file_search_call.results" not in include:
+    """An output item as the client sees it: search results and sources only when asked for."""
+    kind = item.get("type")
+    if kind == "file_search_call" and "file_search_call.results" not in include:
         return {**item, "results": None}
+    if kind == "web_search_call":
+        shown = item if "web_search_call.results" in include else {k: v for k, v in item.items() if k != "results"}
+        action = item.get("action") or {}
+        if "sources" in action and "web_search_call.action.sources" not in include:
+            shown = {**shown, "action": {k: v for k, v in action.items() if k != "sources"}}
+        return shown
     return item

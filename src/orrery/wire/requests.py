@@ -184,7 +184,31 @@ class FileSearchTool(_Strict):
     ranking_options: FileSearchRankingOptions | None = None
 
 
-Tool = Annotated[Union[FunctionTool, FileSearchTool], Field(discriminator="type")]
+WebSearchType = Literal["web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"]
+
+
+class WebSearchFilters(_Lenient):
+    allowed_domains: list[str] | None = Field(default=None, max_length=100)
+
+
+class UserLocation(_Lenient):
+    type: Literal["approximate"] | None = None
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+
+
+class WebSearchTool(_Strict):
+    type: WebSearchType
+    filters: WebSearchFilters | None = None
+    search_context_size: Literal["low", "medium", "high"] | None = None
+    user_location: UserLocation | None = None
+    external_web_access: bool | None = None
+    search_content_types: list[Literal["text", "image"]] | None = None
+
+
+Tool = Annotated[Union[FunctionTool, FileSearchTool, WebSearchTool], Field(discriminator="type")]
 
 
 class FunctionChoice(_Strict):
@@ -193,7 +217,7 @@ class FunctionChoice(_Strict):
 
 
 class HostedToolChoice(_Strict):
-    type: Literal["file_search"]
+    type: Literal["file_search", "web_search_preview", "web_search_preview_2025_03_11"]
 
 
 class AllowedFunction(_Lenient):
@@ -201,11 +225,11 @@ class AllowedFunction(_Lenient):
     name: str
 
 
-class AllowedFileSearch(_Lenient):
-    type: Literal["file_search"]
+class AllowedHostedTool(_Lenient):
+    type: Literal["file_search"] | WebSearchType
 
 
-AllowedTool = Annotated[Union[AllowedFunction, AllowedFileSearch], Field(discriminator="type")]
+AllowedTool = Annotated[Union[AllowedFunction, AllowedHostedTool], Field(discriminator="type")]
 
 
 class AllowedToolsChoice(_Strict):

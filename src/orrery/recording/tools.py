@@ -1,0 +1,87 @@
+"""Record and replay of server-side tool invocations (web searches, MCP calls).
+
+A tool recording has the layout of every other one, with ``request = {test_id, provider,
+tool_name, kwargs}`` and the tool's JSON result as ``response.body``. Its hash is taken over that
+request object (normalized like bodies), so each test keeps its own recordings, as it does for
+upstream calls. ``kwargs`` are what the tool was asked, never how it was reached: no headers,
+keys or MCP authorization belong in them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Awaitable, Callable
+
+from orrery.config import RecordingMode
+from orrery.recording.context import current_test_id
+from orrery.recording.hashing import normalize_body
+from orrery.recording.storage import RecordingStore
+
+RESULT_TYPE = "orrery.tool_result"
+ERROR_TYPE = "orrery.tool_error"
+
+
+class ToolInvocationError(Exception):
+    """A tool invocation failed in a way worth recording: replay raises it again, same message."""
+
+
+class ToolRecordingNotFound(Exception):
+    """Replay mode met a tool invocation it has no recording for."""
+
+
+def tool_request_hash(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(normalize_body(request), sort_keys=True).encode()).hexdigest()
+
+
+Invocation = Callable[[], Awaitable[Any]]
+
+
+class ToolRecorder:
+    """Runs a tool invocation, or answers it from (and writes it to) the recordings directory."""
+
+    def __init__(self, store: RecordingStore, mode: RecordingMode) -> None:
+        self.store = store
+        self.mode = mode
+
+    async def invoke(self, provider: str, tool_name: str, kwargs: dict[str, Any], invocation: Invocation) -> Any:
+        request = {"test_id": current_test_id.get(), "provider": provider, "tool_name": tool_name,
+                   "kwargs": kwargs}
+        digest = tool_request_hash(request)
+        if self.mode in (RecordingMode.REPLAY, RecordingMode.RECORD_IF_MISSING):
+            recording = self.store.load(digest)
+            if recording is not None:
+                self.store.note_used(digest)
+                return _replayed(recording["response"]["body"])
+            if self.mode is RecordingMode.REPLAY:
+                raise ToolRecordingNotFound(
+                    f"no recording {digest} for tool {tool_name!r} of {provider!r} (test id "
+                    f"{request['test_id']!r}) in {self.store.directory}; record it by running the same test "
+                    "with ORRERY_RECORDING_MODE=record-if-missing where the tool can be reached")
+        try:
+            result = await invocation()
+        except ToolInvocationError as exc:
+            self._save(digest, request, {"__type__": ERROR_TYPE, "__data__": {"message": str(exc)}})
+            raise
+        self._save(digest, request, {"__type__": RESULT_TYPE, "__data__": result})
+        return result
+
+    def _save(self, digest: str, request: dict[str, Any], body: dict[str, Any]) -> None:
+        self.store.save(digest, {"test_id": request["test_id"], "request": request,
+                                 "response": {"body": body, "is_streaming": False},
+                                 "id_normalization_mapping": {}})
+        self.store.note_used(digest)
+
+
+def _replayed(body: dict[str, Any]) -> Any:
+    if body.get("__type__") == ERROR_TYPE:
+        raise ToolInvocationError(body["__data__"]["message"])
+    return body["__data__"]
+
+
+async def invoke(recorder: ToolRecorder | None, provider: str, tool_name: str, kwargs: dict[str, Any],
+                 invocation: Invocation) -> Any:
+    """``invocation()`` itself in live mode (no recorder), else through the recorder."""
+    if recorder is None:
+        return await invocation()
+    return await recorder.invoke(provider, tool_name, kwargs, invocation)
