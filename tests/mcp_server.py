@@ -1,7 +1,7 @@
 """A real MCP server for the test-suite, built with the MCP SDK and started as its own process.
 
 ``python tests/mcp_server.py --port N [--token T]`` serves streamable HTTP at
-``http://127.0.0.1:N/mcp`` and the older SSE transport at ``http://127.0.0.1:N/sse``, then prints
+``http://127.0.0.1:N/mcp`` and the older SSE transport at ``http://127.0.0.1:N/sse``, and prints
 ``READY`` once the port accepts connections. With ``--token``, any request without
 ``Authorization: Bearer T`` is answered 401. ``tools/list`` answers two tools per page, so that
 clients' cursor handling is exercised.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 import uvicorn
@@ -93,17 +95,15 @@ def app(token: str | None) -> ASGIApp:
     return RequireToken(application, token) if token else application
 
 
-async def serve(port: int, token: str | None) -> None:
-    server = uvicorn.Server(uvicorn.Config(app(token), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-            raise SystemExit(1)
-        await asyncio.sleep(0.01)
+def serve(port: int, token: str | None) -> None:
+    """Serve on the port; it accepts connections (queued until uvicorn is up) once READY is printed."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
     print("READY", flush=True)
-    await task
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn.Config(app(token), log_level="warning", access_log=False)).run(sockets=[sock])
 
 
 def main() -> None:
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", help="require this bearer token on every request")
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.port, arguments.token))
+    serve(arguments.port, arguments.token)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 from conftest import SEEDS, free_port, start_server, stop_server, upstream_name
 from orrery.recording.hashing import request_hash
 from orrery.recording.tools import tool_request_hash
+from test_mcp import start_mcp_server, stop_mcp_server
 from scripted_upstream import Reply, SearchReply, ToolCall
 from wire import check_events, output_text, stream
 
@@ -337,3 +338,39 @@ def test_serve_flags_set_the_recording_mode(upstream, model, tmp_path):
     finally:
         stop_server(process)
     assert len(list(directory.glob("*.json"))) == 1
+
+
+def test_mcp_listings_and_calls_are_recorded_and_replayed_without_the_server(recorded, upstream, model, request):
+    process, mcp_url = start_mcp_server("mcp-token-never-written")
+    mcp_tool = {"type": "mcp", "server_label": "calc", "server_url": mcp_url, "require_approval": "never",
+                "authorization": "mcp-token-never-written"}
+    record, replay = clients(recorded)
+    outputs = []
+    try:
+        upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("add", '{"a":20,"b":22}')]),
+                        Reply(text="42."))
+        outputs.append(record.responses.create(model=model, input="20+22?", tools=[mcp_tool]))
+    finally:
+        stop_mcp_server(process)
+    events = [e.to_dict() for e in replay.responses.create(model=model, input="20+22?", tools=[mcp_tool], stream=True)]
+    outputs.append(openai.types.responses.Response.model_validate(check_events(events)))
+    listing, call, message = outputs[1].output
+    assert (call.name, call.output, message.content[0].text) == ("add", "42", "42.")
+    assert outputs[0].output[1].to_dict() == call.to_dict()
+    assert listing.tools == outputs[0].output[0].tools
+
+    saved = files(recorded["dir"])
+    for tool_name, kwargs in (("mcp_list_tools", {"server_url": mcp_url}),
+                              ("add", {"server_url": mcp_url, "arguments": {"a": 20, "b": 22}})):
+        tool_request = {"test_id": request.node.nodeid, "provider": "mcp", "tool_name": tool_name, "kwargs": kwargs}
+        assert saved[tool_request_hash(tool_request)]["request"] == tool_request
+    assert all("mcp-token-never-written" not in json.dumps(recording) for recording in saved.values())
+
+
+def test_an_mcp_listing_missing_from_the_recordings_is_424_naming_it(recorded, model):
+    _, replay = clients(recorded)
+    mcp_tool = {"type": "mcp", "server_label": "calc", "server_url": "http://127.0.0.1:9/never-recorded"}
+    with pytest.raises(openai.APIStatusError) as raised:
+        replay.responses.create(model=model, input="q", tools=[mcp_tool])
+    assert raised.value.status_code == 424
+    assert "no recording" in raised.value.message and "'mcp_list_tools' of 'mcp'" in raised.value.message

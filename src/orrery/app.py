@@ -115,7 +115,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         app.state.services = Services(
             router=router,
             responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores,
-                                      web_search),
+                                      web_search, recorder.tools if recorder else None),
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,

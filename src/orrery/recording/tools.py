@@ -23,7 +23,12 @@ ERROR_TYPE = "orrery.tool_error"
 
 
 class ToolInvocationError(Exception):
-    """A tool invocation failed in a way worth recording: replay raises it again, same message."""
+    """A tool invocation failed in a way worth recording: replay raises it again, same message and
+    ``status`` (the HTTP status the tool's service answered with, when that was the failure)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ToolRecordingNotFound(Exception):
@@ -61,7 +66,10 @@ class ToolRecorder:
         try:
             result = await invocation()
         except ToolInvocationError as exc:
-            self._save(digest, request, {"__type__": ERROR_TYPE, "__data__": {"message": str(exc)}})
+            error: dict[str, Any] = {"message": str(exc)}
+            if exc.status is not None:
+                error["status"] = exc.status
+            self._save(digest, request, {"__type__": ERROR_TYPE, "__data__": error})
             raise
         self._save(digest, request, {"__type__": RESULT_TYPE, "__data__": result})
         return result
@@ -75,7 +83,7 @@ class ToolRecorder:
 
 def _replayed(body: dict[str, Any]) -> Any:
     if body.get("__type__") == ERROR_TYPE:
-        raise ToolInvocationError(body["__data__"]["message"])
+        raise ToolInvocationError(body["__data__"]["message"], body["__data__"].get("status"))
     return body["__data__"]
 
 

@@ -7,14 +7,15 @@ them. A user message given as a string stays a string; content parts become chat
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from orrery.responses.citations import with_markers
 from orrery.tools import file_search as knowledge_search
-from orrery.tools import web_search
+from orrery.tools import mcp, web_search
 from orrery.tools.history import REPLAYED_CALLS
 from orrery.wire.requests import AllowedTool, CreateResponseRequest, FunctionChoice, HostedToolChoice, Tool
 
+McpFunctions = Callable[[str], list[dict[str, Any]]]
 CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
@@ -91,8 +92,18 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
         calls.append({"index": len(calls), "id": call_id, "type": "function",
                       "function": {"name": name, "arguments": arguments}})
 
+    approval_requests: dict[str, dict[str, Any]] = {}
     for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
+        if kind == "mcp_approval_request":
+            approval_requests[item["id"]] = item
+            continue
+        asked = approval_requests.get(item.get("approval_request_id", "")) if kind == "mcp_approval_response" else None
+        if asked is not None and not item.get("approve"):
+            call_id = asked["id"].removeprefix(mcp.APPROVAL_PREFIX)
+            add_call(call_id, asked["name"], asked["arguments"])
+            answered.append({"role": "tool", "tool_call_id": call_id, "content": mcp.DECLINED})
+            continue
         if kind == "function_call":
             add_call(item["call_id"], item["name"], item["arguments"])
             continue
@@ -133,14 +144,18 @@ def _tool_name(tool: Tool | AllowedTool | HostedToolChoice | FunctionChoice) -> 
         return knowledge_search.FUNCTION_NAME
     if tool.type.startswith("web_search"):
         return web_search.FUNCTION_NAME
+    if tool.type == "mcp":
+        return f"mcp:{tool.server_label}"
     return tool.name
 
 
-def _chat_tool(tool: Tool) -> dict[str, Any]:
+def _chat_tools_of(tool: Tool, mcp_functions: McpFunctions) -> list[dict[str, Any]]:
     if tool.type == "file_search":
-        return knowledge_search.KNOWLEDGE_SEARCH
+        return [knowledge_search.KNOWLEDGE_SEARCH]
     if tool.type.startswith("web_search"):
-        return web_search.WEB_SEARCH
+        return [web_search.WEB_SEARCH]
+    if tool.type == "mcp":
+        return mcp_functions(tool.server_label)
     function: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         function["description"] = tool.description
@@ -148,10 +163,10 @@ def _chat_tool(tool: Tool) -> dict[str, Any]:
         function["parameters"] = tool.parameters
     if tool.strict is not None:
         function["strict"] = tool.strict
-    return {"type": "function", "function": function}
+    return [{"type": "function", "function": function}]
 
 
-def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], Any]:
+def _chat_tools(request: CreateResponseRequest, mcp_functions: McpFunctions) -> tuple[list[dict[str, Any]], Any]:
     """Tools in chat shape (``file_search`` offered as the ``knowledge_search`` function, web search
     as ``web_search``) and the chat ``tool_choice``.
 
@@ -163,18 +178,27 @@ def _chat_tools(request: CreateResponseRequest) -> tuple[list[dict[str, Any]], A
     chat_choice: Any = None
     if isinstance(choice, str):
         chat_choice = choice
+    elif choice is not None and choice.type == "mcp":
+        chat_choice = {"type": "function", "function": {"name": choice.name}} if choice.name else "required"
     elif choice is not None and choice.type != "allowed_tools":
         chat_choice = {"type": "function", "function": {"name": _tool_name(choice)}}
     elif choice is not None:
         allowed = {_tool_name(t) for t in choice.tools}
         tools = [t for t in tools if _tool_name(t) in allowed]
         chat_choice = choice.mode
-    return [_chat_tool(tool) for tool in tools], chat_choice
+    return [function for tool in tools for function in _chat_tools_of(tool, mcp_functions)], chat_choice
 
 
-def chat_request_body(request: CreateResponseRequest, upstream_model: str,
-                      messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The upstream chat-completions body; only parameters the client set are sent."""
+def _no_mcp_functions(server_label: str) -> list[dict[str, Any]]:
+    return []
+
+
+def chat_request_body(request: CreateResponseRequest, upstream_model: str, messages: list[dict[str, Any]],
+                      mcp_functions: McpFunctions = _no_mcp_functions) -> dict[str, Any]:
+    """The upstream chat-completions body; only parameters the client set are sent.
+
+    ``mcp_functions`` gives the functions an ``mcp`` tool offers, by server label.
+    """
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -198,7 +222,7 @@ def chat_request_body(request: CreateResponseRequest, upstream_model: str,
         body["reasoning_effort"] = request.reasoning.effort
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
-    chat_tools, chat_choice = _chat_tools(request)
+    chat_tools, chat_choice = _chat_tools(request, mcp_functions)
     if chat_tools:
         body["tools"] = chat_tools
         if request.parallel_tool_calls is not None:

@@ -85,10 +85,15 @@ class ResponseRun:
         server_tools: ServerTools | None = None,
         citable_files: dict[str, str] | None = None,
         citable_pages: dict[str, str] | None = None,
+        listings: list[dict[str, Any]] | None = None,
+        opening_calls: list[tuple[ServerTool, ModelCall]] | None = None,
     ) -> None:
         """``citable_files``: file id → filename of the files the model may cite as ``<|file-…|>``,
         filled in as file searches find them; ``citable_pages``: URL → title of the pages web
-        searches found, cited as markdown links. ``None`` when nothing of the kind can be cited."""
+        searches found, cited as markdown links. ``None`` when nothing of the kind can be cited.
+
+        ``listings``: ``mcp_list_tools`` items shown first; ``opening_calls``: calls the client
+        approved, run before the model's first turn."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -109,6 +114,8 @@ class ResponseRun:
         self.server_tools = server_tools or ServerTools([])
         self.citable_files = citable_files
         self.citable_pages = citable_pages
+        self.listings = listings or []
+        self.opening_calls = opening_calls or []
         self._server_calls: dict[int, _OpenItem] = {}
         self._citations: CitationFilter | None = None
 
@@ -129,7 +136,16 @@ class ResponseRun:
         finished = False
         body = self.chat_body
         try:
-            for turn in range(MAX_TURNS):
+            for listing in self.listings:
+                for out in self._listing_events(listing):
+                    yield out
+            if self.opening_calls:
+                answered: list[tuple[ModelCall, Any]] = []
+                async for out in self._run_server_calls(self.opening_calls, answered):
+                    yield out
+                if answered:
+                    body = self._next_turn(body, answered, "")
+            for turn in range(MAX_TURNS if not self.failure else 0):
                 finish_reason = None
                 try:
                     async for chunk in self.provider.stream_chat(body):
@@ -151,8 +167,10 @@ class ResponseRun:
                     break
                 for out in self._close_all("completed"):
                     yield out
-                answered: list[tuple[ModelCall, Any]] = []
-                async for out in self._run_server_calls(server_calls, answered):
+                answered = []
+                pending = [(call.item["tool"], ModelCall(call.item["call_id"], call.item["name"], "".join(call.chunks)))
+                           for call in server_calls]
+                async for out in self._run_server_calls(pending, answered):
                     yield out
                 if self.failure or client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
                     break
@@ -175,15 +193,22 @@ class ResponseRun:
         """The text the model wrote this turn, as it wrote it (citation markers included)."""
         return "".join(self._message.chunks) if self._message is not None else ""
 
-    async def _run_server_calls(self, calls: list[_OpenItem],
+    def _listing_events(self, listing: dict[str, Any]) -> list[dict[str, Any]]:
+        """An MCP server's tool listing, fetched before the stream started, as its item and events."""
+        open_item, added = self._add_item(listing)
+        ids = {"item_id": listing["id"], "output_index": open_item.index}
+        return [{**added, "item": {**listing, "tools": []}},
+                self._event("response.mcp_list_tools.in_progress", **ids),
+                self._event("response.mcp_list_tools.completed", **ids),
+                self._event("response.output_item.done", output_index=open_item.index, item=listing)]
+
+    async def _run_server_calls(self, calls: list[tuple[ServerTool, ModelCall]],
                                 answered: list[tuple[ModelCall, Any]]) -> AsyncIterator[dict[str, Any]]:
-        """Run the model's calls of server-side tools in order, each as an output item of its tool.
+        """Run calls of server-side tools in order, each as an output item of its tool.
 
         ``answered`` receives each call the model may see answered, with the answer.
         """
-        for pending in calls:
-            tool: ServerTool = pending.item["tool"]
-            call = ModelCall(pending.item["call_id"], pending.item["name"], "".join(pending.chunks))
+        for tool, call in calls:
             item = tool.start_item(call)
             open_item, added = self._add_item(item)
             yield {**added, "item": self._visible(dict(item))}

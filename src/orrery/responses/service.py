@@ -13,6 +13,8 @@ from orrery.responses.orchestrator import ResponseRun
 from orrery.conversations.service import ConversationService
 from orrery.store.common import Order
 from orrery.store.responses import ResponseStore, StoredResponse
+from orrery.recording.tools import ToolRecorder
+from orrery.tools import mcp_setup
 from orrery.tools.base import ServerTools
 from orrery.tools.file_search import FileSearchRunner
 from orrery.tools.web_search import WebSearchClient, WebSearchRunner
@@ -47,10 +49,13 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict
 
 class ResponseService:
     def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService,
-                 vector_stores: VectorStoreService, web_search: WebSearchClient | None = None) -> None:
-        """``web_search``: the search API behind the ``web_search`` tool; ``None`` when none is configured."""
+                 vector_stores: VectorStoreService, web_search: WebSearchClient | None = None,
+                 tool_recorder: ToolRecorder | None = None) -> None:
+        """``web_search``: the search API behind the ``web_search`` tool, ``None`` when none is
+        configured; ``tool_recorder``: records and replays MCP calls, ``None`` in live mode."""
         self.router = router
         self.web_search = web_search
+        self.tool_recorder = tool_recorder
         self.store = store
         self.conversations = conversations
         self.vector_stores = vector_stores
@@ -67,16 +72,22 @@ class ResponseService:
         provider, upstream_model = self.router.resolve(request.model)
         file_search = await self._file_search(request)
         web_search = self._web_search(request)
-        server_tools = ServerTools([tool for tool in (file_search, web_search) if tool is not None])
         response_id = new_id("resp")
         input_items = _input_items(request)
         if conversation_id is None:
             history = await self._history(request.previous_response_id)
         else:
             history = await self.conversations.history_for(conversation_id, response_id if request.store else None)
+        try:
+            mcp = await mcp_setup.prepare(request, history, input_items, self.tool_recorder)
+        except BaseException:
+            if conversation_id is not None and request.store:
+                self.conversations.store.release(conversation_id, response_id)
+            raise
+        server_tools = ServerTools([tool for tool in (file_search, web_search, mcp.runner) if tool is not None])
         messages = items_to_messages(request.instructions, history, input_items,
                                      history_in_parts=conversation_id is not None)
-        chat_body = chat_request_body(request, upstream_model, messages)
+        chat_body = chat_request_body(request, upstream_model, messages, mcp.chat_functions)
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000
         recorder = None
@@ -98,6 +109,8 @@ class ResponseService:
             server_tools=server_tools,
             citable_files=file_search.filenames if file_search is not None else None,
             citable_pages=web_search.pages if web_search is not None else None,
+            listings=mcp.listings,
+            opening_calls=mcp.opening_calls,
         )
 
     async def _file_search(self, request: CreateResponseRequest) -> FileSearchRunner | None:

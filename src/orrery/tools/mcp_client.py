@@ -13,6 +13,7 @@ Failures to reach or use a server raise :class:`McpServerError`, whose message n
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -29,6 +30,7 @@ from mcp.types import (AudioContent, CallToolResult, ContentBlock, EmbeddedResou
                        TextContent, TextResourceContents, Tool)
 
 from orrery import __version__
+from orrery.tools.mcp import public_url
 
 CONNECT_TIMEOUT = 10.0
 TIMEOUT = 60.0
@@ -80,7 +82,7 @@ async def call_tool(server_url: str, headers: dict[str, str], name: str, argumen
             return "", _reason(exc, headers)
     output = _output_text(result)
     if result.is_error:
-        return output, output or f"MCP tool {name!r} failed"
+        return output, _masked(output, headers) or f"MCP tool {name!r} failed"
     return output, None
 
 
@@ -128,7 +130,7 @@ async def _all_tools(client: Client, server_url: str) -> list[Tool]:
         cursor = page.next_cursor
         if cursor is None:
             return tools
-    raise McpServerError(f"MCP server at {_shown(server_url)} listed more than {MAX_PAGES} pages of tools")
+    raise McpServerError(f"MCP server at {public_url(server_url)} listed more than {MAX_PAGES} pages of tools")
 
 
 def _listed(tool: Tool) -> dict[str, Any]:
@@ -165,7 +167,7 @@ def _failure(exc: Exception, server_url: str, headers: dict[str, str], timeout: 
         exc = exc.exceptions[0]
     if isinstance(exc, McpServerError):
         return exc
-    server = _shown(server_url)
+    server = public_url(server_url)
     status = None
     if isinstance(exc, httpx2.HTTPStatusError):
         status = exc.response.status_code
@@ -176,24 +178,19 @@ def _failure(exc: Exception, server_url: str, headers: dict[str, str], timeout: 
                               status)
     if isinstance(exc, TimeoutError):
         return McpServerError(f"MCP server at {server} did not answer within {timeout:g} s")
-    if isinstance(exc, httpx2.TransportError):
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.UnsupportedProtocol):
         return McpServerError(f"could not reach MCP server at {server}: {_reason(exc, headers)}")
     return McpServerError(f"MCP server at {server} failed: {_reason(exc, headers)}")
 
 
-def _shown(server_url: str) -> str:
-    """The URL as errors show it: without user info, query or fragment, which may hold credentials."""
-    try:
-        return str(httpx2.URL(server_url).copy_with(userinfo=b"", query=None, fragment=None))
-    except httpx2.InvalidURL:
-        return "an invalid URL"
-
-
 def _reason(exc: BaseException, headers: dict[str, str]) -> str:
-    """What went wrong, with any header value (or the credential in it) masked."""
-    reason = exc.message if isinstance(exc, MCPError) else str(exc) or type(exc).__name__
+    return _masked(exc.message if isinstance(exc, MCPError) else str(exc) or type(exc).__name__, headers)
+
+
+def _masked(text: str, headers: dict[str, str]) -> str:
+    """The text without the header values, nor any word of 8 characters or more in them (a token)."""
     for value in headers.values():
-        for secret in (value, *value.split()[-1:]):
-            if len(secret) >= 4:
-                reason = reason.replace(secret, "***")
-    return reason
+        for secret in (value, *re.split(r"[\s\x00-\x1f\x7f]+", value)):
+            if len(secret) >= 8:
+                text = text.replace(secret, "***")
+    return text

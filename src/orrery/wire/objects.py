@@ -10,7 +10,10 @@ from typing import Any
 from orrery.ids import new_id
 from orrery.wire.requests import CreateResponseRequest, InputItem
 
-ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs",
+                  "mcp_approval_response": "mcpa"}
+SECRET_TOOL_FIELDS = ("headers", "authorization")
+"""Fields of an ``mcp`` tool that reach the MCP server only: never stored or shown."""
 
 
 def usage_from_chat(chunk_usage: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +72,12 @@ def _tool_choice(request: CreateResponseRequest) -> Any:
     return choice.model_dump(exclude_none=True)
 
 
+def _tool_view(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool["type"] != "mcp":
+        return tool
+    return {key: value for key, value in tool.items() if key not in SECRET_TOOL_FIELDS}
+
+
 def response_params(request: CreateResponseRequest) -> dict[str, Any]:
     """The request-derived fields of a response object; stored, then merged into every snapshot.
 
@@ -92,7 +101,7 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "temperature": request.temperature,
         "text": _text_config(request),
         "tool_choice": _tool_choice(request),
-        "tools": [t.model_dump(exclude_none=True) for t in request.tools or []],
+        "tools": [_tool_view(t.model_dump(exclude_none=True)) for t in request.tools or []],
         "top_logprobs": request.top_logprobs,
         "top_p": request.top_p,
         "truncation": request.truncation or "disabled",

@@ -109,7 +109,7 @@ class ReasoningItem(_Lenient):
 ToolItemType = Literal[
     "file_search_call", "web_search_call", "computer_call", "computer_call_output", "code_interpreter_call",
     "image_generation_call", "local_shell_call", "local_shell_call_output", "mcp_list_tools",
-    "mcp_approval_request", "mcp_approval_response", "mcp_call", "custom_tool_call", "custom_tool_call_output",
+    "mcp_approval_request", "mcp_call", "custom_tool_call", "custom_tool_call_output",
 ]
 
 
@@ -123,6 +123,16 @@ class ToolCallItem(_Lenient):
     id: Identifier | None = None
 
 
+class McpApprovalResponseItem(_Lenient):
+    """The client's answer to an ``mcp_approval_request``: the call runs in this response if approved."""
+
+    type: Literal["mcp_approval_response"]
+    id: Identifier | None = None
+    approval_request_id: Identifier
+    approve: StrictBool
+    reason: str | None = None
+
+
 def _item_tag(value: Any) -> str | None:
     kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None)
     return "tool_item" if isinstance(kind, str) and kind in TOOL_ITEM_TYPES else kind
@@ -134,6 +144,7 @@ InputItem = Annotated[
         Annotated[FunctionCallItem, Tag("function_call")],
         Annotated[FunctionCallOutputItem, Tag("function_call_output")],
         Annotated[ReasoningItem, Tag("reasoning")],
+        Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
         Annotated[ToolCallItem, Tag("tool_item")],
     ],
     Discriminator(_item_tag),
@@ -208,12 +219,44 @@ class WebSearchTool(_Strict):
     search_content_types: list[Literal["text", "image"]] | None = None
 
 
-Tool = Annotated[Union[FunctionTool, FileSearchTool, WebSearchTool], Field(discriminator="type")]
+class McpToolFilter(_Strict):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class McpApprovalFilter(_Strict):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(_Strict):
+    """A remote MCP server whose tools the model may call; ``headers`` and ``authorization`` are
+    secrets: used to reach the server, never stored, echoed or recorded."""
+
+    type: Literal["mcp"]
+    server_label: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    server_url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s\x00]+$")] | None = None
+    connector_id: str | None = None
+    server_description: str | None = None
+    headers: dict[str, str] | None = None
+    authorization: str | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    defer_loading: bool | None = None
+
+
+Tool = Annotated[Union[FunctionTool, FileSearchTool, WebSearchTool, McpTool], Field(discriminator="type")]
 
 
 class FunctionChoice(_Strict):
     type: Literal["function"]
     name: str
+
+
+class McpChoice(_Strict):
+    type: Literal["mcp"]
+    server_label: str
+    name: str | None = None
 
 
 class HostedToolChoice(_Strict):
@@ -240,7 +283,7 @@ class AllowedToolsChoice(_Strict):
 
 ToolChoice = Union[
     Literal["none", "auto", "required"],
-    Annotated[Union[FunctionChoice, AllowedToolsChoice, HostedToolChoice], Field(discriminator="type")],
+    Annotated[Union[FunctionChoice, AllowedToolsChoice, HostedToolChoice, McpChoice], Field(discriminator="type")],
 ]
 
 
