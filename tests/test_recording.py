@@ -208,6 +208,9 @@ def test_web_searches_are_recorded_as_tool_invocations_and_replayed(recorded, up
     assert saved["response"]["body"]["__type__"] == "orrery.tool_result"
     assert [page["url"] for page in saved["response"]["body"]["__data__"]] == [
         source["url"] for source in outputs[0][0]["sources"]]
+    listing = subprocess.run([sys.executable, "-m", "orrery", "recordings", "list", "--dir", str(recorded["dir"])],
+                             capture_output=True, text=True, check=True).stdout
+    assert any("tavily.web_search" in line and request.node.nodeid in line for line in listing.splitlines())
 
 
 def test_a_failed_web_search_replays_as_the_same_failure(recorded, upstream, model):

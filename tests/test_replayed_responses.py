@@ -34,8 +34,9 @@ TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather by 
 def replayed(upstream: ScriptedUpstream, tmp_path_factory) -> Iterator[openai.OpenAI]:
     tmp = tmp_path_factory.mktemp("replayed")
     base_url = upstream.url if MODE == "record" else f"http://127.0.0.1:{free_port()}/v1"
+    search_url = upstream.search_url if MODE == "record" else f"http://127.0.0.1:{free_port()}"
     config = {"providers": [{"id": "scripted", "base_url": base_url}], "db": f"sqlite:///{tmp / 'r.db'}",
-              "recording": {"mode": MODE, "dir": str(RECORDINGS)}}
+              "recording": {"mode": MODE, "dir": str(RECORDINGS)}, "web_search": {"base_url": search_url}}
     process, url = start_server(config, log_path=tmp / "replayed.log")
     yield openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
     stop_server(process)
@@ -99,3 +100,16 @@ def test_chat_and_embeddings_pass_through(replayed, upstream):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "plain chat"
     embedding = replayed.embeddings.create(model="scripted/embedder", input=["abc"])
     assert embedding.data[0].embedding == [3.0, 1.0, 0.5]
+
+
+def test_web_search_answer_is_replayed(replayed, upstream):
+    script(upstream, Reply(tool_calls=[ToolCall("web_search", '{"query":"largest moon of saturn"}')]),
+           Reply(text="Titan [Titan](https://encyclopedia.example/largest-moon-of-saturn)."))
+    events = [e.to_dict() for e in replayed.responses.create(
+        model=MODEL, input="Largest moon of Saturn?", tools=[{"type": "web_search"}], stream=True,
+        include=["web_search_call.action.sources"])]
+    final = check_events(events)
+    search, message = final["output"]
+    assert search["status"] == "completed" and search["action"]["query"] == "largest moon of saturn"
+    assert search["action"]["sources"][0]["url"] == "https://encyclopedia.example/largest-moon-of-saturn"
+    assert message["content"][0]["annotations"][0]["type"] == "url_citation"
