@@ -219,6 +219,9 @@ class ResponseRun:
             except ToolRecordingNotFound as exc:
                 item["status"] = "failed"
                 self.failure = UpstreamError("connect", str(exc))
+            except Exception:
+                log.exception("server-side tool call %s (%s) failed", call.call_id, call.name)
+                item["status"] = "failed"
             yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
             if self.failure:
                 return

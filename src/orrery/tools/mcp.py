@@ -120,7 +120,7 @@ def answer_text(item: dict[str, Any]) -> str:
         detail = " ".join(part.get("text", "") for part in error.get("content") or [] if isinstance(part, dict))
     else:
         detail = error.get("message", "")
-    return f"The tool call failed: {detail}"
+    return f"The tool call failed: {detail}" if detail else "The tool call failed."
 
 
 @dataclass
