@@ -229,3 +229,12 @@ def test_a_conversation_keeps_the_listing_and_the_calls(server, upstream, model,
     assert [item.type for item in items] == ["message", "mcp_list_tools", "mcp_call", "message", "message", "message"]
     messages = upstream.bodies(upstream_name(model))[-1]["messages"]
     assert {"role": "tool", "tool_call_id": "call_m1", "content": "8"} in messages
+
+
+def test_allowed_tools_choice_can_name_an_mcp_server(server, upstream, model, mcp_url):
+    upstream.script(upstream_name(model), Reply(text="No tools needed."))
+    server.client().responses.create(
+        model=model, input="hi", tools=[tool(mcp_url), {"type": "function", "name": "local_fn"}],
+        tool_choice={"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "tools"}]})
+    body = upstream.bodies(upstream_name(model))[0]
+    assert [t["function"]["name"] for t in body["tools"]] == TOOL_NAMES and body["tool_choice"] == "auto"

@@ -272,7 +272,12 @@ class AllowedHostedTool(_Lenient):
     type: Literal["file_search"] | WebSearchType
 
 
-AllowedTool = Annotated[Union[AllowedFunction, AllowedHostedTool], Field(discriminator="type")]
+class AllowedMcp(_Lenient):
+    type: Literal["mcp"]
+    server_label: str
+
+
+AllowedTool = Annotated[Union[AllowedFunction, AllowedHostedTool, AllowedMcp], Field(discriminator="type")]
 
 
 class AllowedToolsChoice(_Strict):
