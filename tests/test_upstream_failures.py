@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 
 import httpx
@@ -105,3 +107,26 @@ def test_client_disconnect_leaves_a_consistent_stored_response(server, upstream,
     assert status == "cancelled"
     stored = httpx.get(f"{server.base_url}/responses/{response_id}").json()
     check_response(stored)
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_client_gone_before_the_first_byte_leaves_nothing_in_progress(server, upstream, model, streamed):
+    upstream.script(upstream_name(model), Reply(text="never read", delay=0.5))
+    conversation = httpx.post(f"{server.base_url}/conversations", json={}).json()["id"]
+    body = json.dumps({"model": model, "input": "x", "stream": streamed, "conversation": conversation}).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/responses HTTP/1.1\r\nhost: orrery\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\n\r\n%s" % (len(body), body))
+    deadline = time.monotonic() + 10
+    while True:
+        stored = httpx.get(f"{server.base_url}/responses", params={"model": model}).json()["data"]
+        if stored and stored[0]["status"] != "in_progress":
+            break
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.05)
+    assert stored[0]["status"] == "cancelled"
+    upstream.script(upstream_name(model), Reply(text="next turn"))
+    answer = httpx.post(f"{server.base_url}/responses", json={"model": model, "input": "y",
+                                                             "conversation": conversation})
+    assert answer.status_code == 200, "the conversation is not left locked"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
 from orrery.api.disconnect import unless_disconnected
@@ -25,15 +26,31 @@ async def _drain(run: ResponseRun) -> None:
         pass
 
 
+class RunStreamingResponse(StreamingResponse):
+    """A response's SSE stream; a run whose stream never started is stored as cancelled."""
+
+    def __init__(self, run: ResponseRun, headers: dict[str, str]) -> None:
+        super().__init__(encode_sse(run.events()), media_type="text/event-stream", headers=headers)
+        self.run = run
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.run.abandon_if_unstarted()
+
+
 @router.post("/v1/responses", openapi_extra=JSON_OBJECT_BODY)
 async def create_response(request: Request) -> Response:
     body = parse_request(await request.body(), CreateResponseRequest)
     run = await services(request).responses.create(body)
     headers = {"x-response-id": run.response_id}
     if body.stream:
-        return StreamingResponse(encode_sse(run.events()), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **headers})
-    gone = await unless_disconnected(request, _drain(run))
+        return RunStreamingResponse(run, {**SSE_HEADERS, **headers})
+    try:
+        gone = await unless_disconnected(request, _drain(run))
+    finally:
+        run.abandon_if_unstarted()
     if gone is not None:
         return gone
     if run.failure is not None:

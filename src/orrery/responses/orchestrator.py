@@ -118,6 +118,7 @@ class ResponseRun:
         self.opening_calls = opening_calls or []
         self._server_calls: dict[int, _OpenItem] = {}
         self._citations: CitationFilter | None = None
+        self._started = False
 
     def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
         return objects.visible_item(item, self.params["include"])
@@ -128,7 +129,15 @@ class ResponseRun:
             params=self.params, output=[self._visible(item) for item in self.output], usage=self.usage, **fields,
         )
 
+    def abandon_if_unstarted(self) -> None:
+        """Store the response as cancelled if its events were never asked for (its client left
+        before the first byte), so it neither stays ``in_progress`` nor holds its conversation."""
+        if not self._started and self.recorder is not None:
+            self._started = True
+            self.recorder.abandon(self._stored(self.snapshot("cancelled")))
+
     async def events(self) -> AsyncIterator[dict[str, Any]]:
+        self._started = True
         event = self._event
         yield event("response.created", response=self.snapshot("in_progress"))
         yield event("response.in_progress", response=self.snapshot("in_progress"))
