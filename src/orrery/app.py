@@ -25,6 +25,7 @@ from orrery.errors import APIError
 from orrery.inference.router import ModelRouter
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
+from orrery.store.response_leases import ResponseLeases
 from orrery.tools.web_search import WebSearchClient
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
@@ -97,6 +98,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await migrate(engine)
         writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
+        leases = ResponseLeases(writer, settings.response_lease)
+        leases.start()
         recorder = Recorder.from_settings(settings)
         router = ModelRouter.from_config(settings.providers, recorder)
         web_search = WebSearchClient(settings.web_search, recorder.tools if recorder else None) \
@@ -114,7 +117,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         vector_stores = VectorStoreService(vector_store_store, files, index, ingester, embedder)
         app.state.services = Services(
             router=router,
-            responses=ResponseService(router, ResponseStore(engine, writer), conversations, vector_stores,
+            responses=ResponseService(router, ResponseStore(engine, writer, leases), conversations, vector_stores,
                                       web_search, recorder.tools if recorder else None),
             conversations=conversations,
             files=files,
@@ -124,6 +127,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             yield
         finally:
             await ingester.close()
+            await leases.close()
             await writer.close()
             await router.aclose()
             if web_search is not None:

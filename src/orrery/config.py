@@ -76,6 +76,8 @@ class Settings:
     recording_mode: RecordingMode = RecordingMode.LIVE
     recording_dir: Path | None = None
     web_search: WebSearchConfig | None = None
+    response_lease: float = 60.0
+    """Seconds a response outlives a server process that died running it, before it is marked failed."""
 
     def with_defaults(self) -> Settings:
         settings = self
@@ -98,6 +100,7 @@ class Settings:
             "recording_mode": self.recording_mode,
             "recording_dir": str(self.recording_dir) if self.recording_dir else None,
             "web_search": vars(self.web_search) if self.web_search else None,
+            "response_lease": self.response_lease,
         }
 
     @classmethod
@@ -113,6 +116,7 @@ class Settings:
             recording_mode=RecordingMode(data["recording_mode"]),
             recording_dir=Path(data["recording_dir"]) if data["recording_dir"] else None,
             web_search=WebSearchConfig(**data["web_search"]) if data.get("web_search") else None,
+            response_lease=data["response_lease"],
         )
 
 
@@ -194,7 +198,7 @@ def load_settings(
         if not isinstance(document, dict):
             raise ConfigError(f"config {path} must be a mapping")
         providers = [_provider_from_yaml(p, env) for p in document.get("providers") or []]
-        for key in ("host", "port", "workers", "log_level"):
+        for key in ("host", "port", "workers", "log_level", "response_lease"):
             if key in document:
                 values[key] = document[key]
         if "db" in document:
@@ -212,7 +216,8 @@ def load_settings(
 
     for key, name in (("db_url", "ORRERY_DB"), ("host", "ORRERY_HOST"), ("port", "ORRERY_PORT"),
                       ("data_dir", "ORRERY_DATA_DIR"), ("log_level", "ORRERY_LOG_LEVEL"),
-                      ("recording_mode", "ORRERY_RECORDING_MODE"), ("recording_dir", "ORRERY_RECORDING_DIR")):
+                      ("recording_mode", "ORRERY_RECORDING_MODE"), ("recording_dir", "ORRERY_RECORDING_DIR"),
+                      ("response_lease", "ORRERY_RESPONSE_LEASE")):
         if env.get(name):
             values[key] = env[name]
 
@@ -238,7 +243,10 @@ def load_settings(
             recording_mode=RecordingMode(values.get("recording_mode", "live")),
             recording_dir=Path(values["recording_dir"]).expanduser() if values.get("recording_dir") else None,
             web_search=_web_search(web_search_section, env),
+            response_lease=float(values.get("response_lease", 60.0)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc
+    if not settings.response_lease > 0:
+        raise ConfigError(f"response_lease must be a positive number of seconds, got {settings.response_lease}")
     return settings.with_defaults()

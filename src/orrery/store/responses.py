@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orrery.store.common import Order, Page, after_cursor, keyset_order, storable
 from orrery.store.conversations import append_write
+from orrery.store.response_leases import ResponseLeases
 from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
 from orrery.store.writer import BatchWriter, Write
 
@@ -67,15 +68,17 @@ class RunRecord:
 
     A response that ends within ``IN_PROGRESS_AFTER`` seconds is written once, in its final
     state, in one transaction. One that runs longer gets its in-progress row (and input items)
-    written then, so other requests see it as ``in_progress``; its end is an update. Either way
+    written then, so other requests see it as ``in_progress``, with a lease this process renews
+    (see ``response_leases``); its end is an update. Either way
     the final write is awaited before the last event, so a client can chain on it at once.
     """
 
     IN_PROGRESS_AFTER = 0.05
 
-    def __init__(self, writer: BatchWriter, row: dict[str, Any], input_rows: list[dict[str, Any]],
-                 conversation_input: list[dict[str, Any]] | None) -> None:
+    def __init__(self, writer: BatchWriter, leases: ResponseLeases, row: dict[str, Any],
+                 input_rows: list[dict[str, Any]], conversation_input: list[dict[str, Any]] | None) -> None:
         self._writer = writer
+        self._leases = leases
         self._row = row
         self._input_rows = input_rows
         self._conversation_input = conversation_input
@@ -84,14 +87,18 @@ class RunRecord:
 
     def _write_in_progress(self) -> None:
         self._timer = None
-        self._writer.submit_detached(_insert_write(self._row, self._input_rows))
+        self._leases.running.add(self._row["id"])
+        self._writer.submit_detached(_insert_write({**self._row, "lease_expires_at": self._leases.expiry()},
+                                                   self._input_rows))
 
     def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
         response_id = response["id"]
         values = {
             "status": response["status"], "completed_at": completed_at_us, "usage": response["usage"],
             "error": response["error"], "incomplete_details": response["incomplete_details"],
+            "lease_expires_at": None,
         }
+        self._leases.running.discard(response_id)
         item_rows = _item_rows(response_id, "output", response["output"])
         if self._timer is None:
             write: Write = [(update(responses).where(responses.c.id == response_id).values(**values), None)]
@@ -118,9 +125,10 @@ class RunRecord:
 
 
 class ResponseStore:
-    def __init__(self, engine: AsyncEngine, writer: BatchWriter) -> None:
+    def __init__(self, engine: AsyncEngine, writer: BatchWriter, leases: ResponseLeases) -> None:
         self.engine = engine
         self.writer = writer
+        self.leases = leases
 
     # writes
 
@@ -136,7 +144,8 @@ class ResponseStore:
             "conversation_id": conversation_id, "params": params, "usage": None, "error": None,
             "incomplete_details": None, "owner": owner,
         }
-        return RunRecord(self.writer, row, _item_rows(response_id, "input", input_items), conversation_input)
+        return RunRecord(self.writer, self.leases, row, _item_rows(response_id, "input", input_items),
+                         conversation_input)
 
     async def delete(self, response_id: str) -> bool:
         if not storable(response_id):

@@ -13,7 +13,8 @@ ID_LENGTH = 128
 MODEL_LENGTH = 256
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
+                        text)
 
 metadata = MetaData()
 
@@ -34,8 +35,13 @@ responses = Table(
     Column("error", Json),
     Column("incomplete_details", Json),
     Column("owner", String(128)),
+    Column("lease_expires_at", BigInteger),
     Index("ix_responses_created_at_id", "created_at", "id"),
+    Index("ix_responses_in_progress_lease", "lease_expires_at", sqlite_where=text("status = 'in_progress'"),
+          postgresql_where=text("status = 'in_progress'")),
 )
+"""An ``in_progress`` row holds a lease (µs) its process renews; one whose lease ran out was left
+by a process that died, and is marked failed."""
 
 response_items = Table(
     "response_items",

@@ -1,0 +1,66 @@
+"""Leases on in-progress responses, so a response whose process died does not stay in progress.
+
+The process running a response renews its lease while it runs; every process also sweeps: a
+response whose lease ran out is marked ``failed`` and the conversation it held is freed. Renewals
+and sweeps are one batched write per period for all of a process's responses, off the token path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from sqlalchemy import and_, select, update
+
+from orrery.store.schema import conversations, responses
+from orrery.store.writer import BatchWriter, Write
+
+DEFAULT_SECONDS = 60.0
+ABANDONED = {"code": "server_error", "message": "The server running this response stopped before it finished."}
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class ResponseLeases:
+    def __init__(self, writer: BatchWriter, seconds: float = DEFAULT_SECONDS) -> None:
+        """``seconds``: how long a response outlives its process before it is marked failed."""
+        self.writer = writer
+        self.seconds = seconds
+        self.running: set[str] = set()
+        """Ids of this process's responses that have an in-progress row."""
+        self._task: asyncio.Task[None] | None = None
+
+    def expiry(self) -> int:
+        return _now_us() + int(self.seconds * 1_000_000)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="orrery-response-leases")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.seconds / 3)
+            self.writer.submit_detached(self.renew_and_sweep())
+
+    def renew_and_sweep(self) -> Write:
+        now = _now_us()
+        write: Write = []
+        if self.running:
+            write.append((update(responses).where(
+                and_(responses.c.id.in_(list(self.running)), responses.c.status == "in_progress"),
+            ).values(lease_expires_at=self.expiry()), None))
+        expired = and_(responses.c.status == "in_progress", responses.c.lease_expires_at < now)
+        write.append((update(conversations).where(
+            conversations.c.active_response_id.in_(select(responses.c.id).where(expired)),
+        ).values(active_response_id=None, active_since=None), None))
+        write.append((update(responses).where(expired).values(
+            status="failed", error=ABANDONED, lease_expires_at=None), None))
+        return write

@@ -1,0 +1,87 @@
+"""A response whose server process dies is marked failed by another, and frees its conversation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from conftest import provider_config, start_server, stop_server, upstream_name
+from scripted_upstream import Reply
+from wire import check_response
+
+LEASE = 0.6
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'leases.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def serve(upstream, db_url: str, tmp_path, name: str):
+    config = {"providers": provider_config(upstream), "db": db_url, "response_lease": LEASE,
+              "data_dir": str(tmp_path / "data")}
+    return start_server(config, log_path=tmp_path / f"{name}.log")
+
+
+def wait_for_status(url: str, response_id: str, wanted: str, seconds: float = 15) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        stored = httpx.get(f"{url}/v1/responses/{response_id}").json()
+        if stored.get("status") == wanted:
+            return stored
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.05)
+
+
+def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation(upstream, model, db_url, tmp_path):
+    process, url = serve(upstream, db_url, tmp_path, "doomed")
+    upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
+    conversation = httpx.post(f"{url}/v1/conversations", json={}).json()["id"]
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{url}/v1/responses", json={
+                "model": model, "input": "x", "stream": True, "conversation": conversation}) as answer:
+            response_id = answer.headers["x-response-id"]
+            for line in answer.iter_lines():
+                if "output_text.delta" in line:
+                    wait_for_status(url, response_id, "in_progress")
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+                    break
+    survivor, url = serve(upstream, db_url, tmp_path, "survivor")
+    try:
+        failed = wait_for_status(url, response_id, "failed")
+        check_response(failed)
+        assert failed["error"] == {"code": "server_error",
+                                   "message": "The server running this response stopped before it finished."}
+        upstream.script(upstream_name(model), Reply(text="fresh start"))
+        answer = httpx.post(f"{url}/v1/responses", json={"model": model, "input": "again",
+                                                         "conversation": conversation})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["output"][0]["content"][0]["text"] == "fresh start"
+    finally:
+        stop_server(survivor)
+
+
+def test_a_response_running_longer_than_its_lease_keeps_it(upstream, model, db_url, tmp_path):
+    process, url = serve(upstream, db_url, tmp_path, "healthy")
+    try:
+        upstream.script(upstream_name(model), Reply(text="steady " * 20, chunk=7, delay=0.12))
+        with httpx.Client(timeout=30) as http:
+            with http.stream("POST", f"{url}/v1/responses",
+                             json={"model": model, "input": "x", "stream": True}) as answer:
+                response_id = answer.headers["x-response-id"]
+                started = time.monotonic()
+                statuses = []
+                for _ in answer.iter_lines():
+                    if time.monotonic() - started > 3 * LEASE and not statuses:
+                        statuses.append(httpx.get(f"{url}/v1/responses/{response_id}").json()["status"])
+        assert statuses == ["in_progress"], "the lease was renewed, so no other sweep failed it"
+        assert wait_for_status(url, response_id, "completed")["output"][0]["content"][0]["text"] == "steady " * 20
+    finally:
+        stop_server(process)
