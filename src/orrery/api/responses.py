@@ -22,7 +22,7 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def _drain(run: ResponseRun) -> None:
-    async for _ in run.events():
+    async for _ in run.event_batches():
         pass
 
 
@@ -30,7 +30,7 @@ class RunStreamingResponse(StreamingResponse):
     """A response's SSE stream; a run whose stream never started is stored as cancelled."""
 
     def __init__(self, run: ResponseRun, headers: dict[str, str]) -> None:
-        super().__init__(encode_sse(run.events()), media_type="text/event-stream", headers=headers)
+        super().__init__(encode_sse(run.event_batches()), media_type="text/event-stream", headers=headers)
         self.run = run
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

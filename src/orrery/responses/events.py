@@ -21,7 +21,9 @@ class EventCounter:
         return event
 
 
-async def encode_sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """``event:`` and ``data:`` lines, each frame ended by a blank line, LF line endings."""
-    async for event in events:
-        yield b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+async def encode_sse(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    """``event:`` and ``data:`` lines, each frame ended by a blank line, LF line endings; one
+    bytes string per batch of events."""
+    async for batch in batches:
+        yield b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+                       for event in batch)

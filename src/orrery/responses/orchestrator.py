@@ -1,7 +1,8 @@
 """One response's run: upstream chat stream in, Responses events out, usage summed, state stored.
 
-The run is an async generator of event dicts. Streaming sends them as SSE; non-streaming drains
-the same generator and keeps the final response object, so both share one code path.
+The run is an async generator of batches of event dicts. Streaming sends each batch as SSE frames
+in one write; non-streaming drains the same generator and keeps the final response object, so both
+share one code path.
 """
 
 from __future__ import annotations
@@ -136,22 +137,23 @@ class ResponseRun:
             self._started = True
             self.recorder.abandon(self._stored(self.snapshot("cancelled")))
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def event_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The response's events, in batches that leave the server together: those one upstream
+        chunk produced, or one tool step's."""
         self._started = True
         event = self._event
-        yield event("response.created", response=self.snapshot("in_progress"))
-        yield event("response.in_progress", response=self.snapshot("in_progress"))
+        yield [event("response.created", response=self.snapshot("in_progress")),
+               event("response.in_progress", response=self.snapshot("in_progress"))]
         finish_reason: str | None = None
         finished = False
         body = self.chat_body
         try:
             for listing in self.listings:
-                for out in self._listing_events(listing):
-                    yield out
+                yield self._listing_events(listing)
             if self.opening_calls:
                 answered: list[tuple[ModelCall, Any]] = []
                 async for out in self._run_server_calls(self.opening_calls, answered):
-                    yield out
+                    yield [out]
                 if answered:
                     body = self._next_turn(body, answered, "")
             for turn in range(MAX_TURNS if not self.failure else 0):
@@ -164,8 +166,9 @@ class ResponseRun:
                         for choice in chunk.get("choices") or ():
                             if choice.get("index", 0) != 0:
                                 continue
-                            for out in self._on_choice(choice):
-                                yield out
+                            batch = self._on_choice(choice)
+                            if batch:
+                                yield batch
                             finish_reason = choice.get("finish_reason") or finish_reason
                 except UpstreamError as exc:
                     self.failure = exc
@@ -174,22 +177,22 @@ class ResponseRun:
                 self._server_calls, self._calls = {}, {}
                 if self.failure or finish_reason in INCOMPLETE_REASONS or not server_calls:
                     break
-                for out in self._close_all("completed"):
-                    yield out
+                closed = self._close_all("completed")
+                if closed:
+                    yield closed
                 answered = []
                 pending = [(call.item["tool"], ModelCall(call.item["call_id"], call.item["name"], "".join(call.chunks)))
                            for call in server_calls]
                 async for out in self._run_server_calls(pending, answered):
-                    yield out
+                    yield [out]
                 if self.failure or client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
                     break
                 body = self._next_turn(body, answered, text)
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
-            for out in self._close_all("incomplete" if status != "completed" else "completed"):
-                yield out
+            closed = self._close_all("incomplete" if status != "completed" else "completed")
             terminal = await self._finish(status, finish_reason)
             finished = True
-            yield terminal
+            yield [*closed, terminal]
         finally:
             if not finished and self.recorder is not None:
                 self.recorder.abandon(self._stored(self.snapshot("cancelled")))
