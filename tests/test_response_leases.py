@@ -82,6 +82,9 @@ def test_a_response_running_longer_than_its_lease_keeps_it(upstream, model, db_u
                     if time.monotonic() - started > 3 * LEASE and not statuses:
                         statuses.append(httpx.get(f"{url}/v1/responses/{response_id}").json()["status"])
         assert statuses == ["in_progress"], "the lease was renewed, so no other sweep failed it"
-        assert wait_for_status(url, response_id, "completed")["output"][0]["content"][0]["text"] == "steady " * 20
+        stored = wait_for_status(url, response_id, "completed")
+        check_response(stored)
+        assert stored["output"][0]["content"][0]["text"] == "steady " * 20
+        assert stored["usage"]["total_tokens"] > 0 and stored["completed_at"] is not None
     finally:
         stop_server(process)

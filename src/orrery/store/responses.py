@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orrery.store.common import Order, Page, after_cursor, keyset_order, storable
@@ -59,6 +59,12 @@ def _insert_write(row: dict[str, Any], item_rows: list[dict[str, Any]]) -> Write
     return write
 
 
+FINISH = update(responses).where(responses.c.id == bindparam("finished_id")).values(
+    {column: bindparam(f"new_{column}", type_=responses.c[column].type)
+     for column in ("status", "completed_at", "usage", "error", "incomplete_details", "lease_expires_at")})
+"""A running response's final state: built once, as building statements costs more than running them."""
+
+
 class RunRecord:
     """The stored state of one running response.
 
@@ -101,7 +107,7 @@ class RunRecord:
         self._leases.running.discard(response_id)
         item_rows = _item_rows(response_id, "output", response["output"])
         if self._timer is None:
-            write: Write = [(update(responses).where(responses.c.id == response_id).values(**values), None)]
+            write: Write = [(FINISH, {"finished_id": response_id, **{f"new_{k}": v for k, v in values.items()}})]
             if item_rows:
                 write.append((insert(response_items), item_rows))
         else:
