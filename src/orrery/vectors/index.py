@@ -46,8 +46,23 @@ def _keyword_score(raw: float) -> float:
 class _Matrix:
     version: int
     ids: np.ndarray
-    pairs: list[Pair]
+    files: list[str]
+    """The store's distinct file ids; ``file_of_row`` indexes into it."""
+    file_of_row: np.ndarray
     vectors: np.ndarray
+
+    def allowed_rows(self, store_id: str, allowed: set[Pair]) -> np.ndarray:
+        """A boolean mask of the rows whose file is allowed."""
+        codes = [code for code, file_id in enumerate(self.files) if (store_id, file_id) in allowed]
+        return np.isin(self.file_of_row, codes)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best scores, best first, without sorting them all."""
+    if k < len(scores):
+        best = np.argpartition(-scores, k)[:k]
+        return best[np.argsort(-scores[best])]
+    return np.argsort(-scores)
 
 
 class SqliteIndex:
@@ -70,8 +85,10 @@ class SqliteIndex:
             .where(vector_chunks.c.vector_store_id == store_id).order_by(vector_chunks.c.id))).all()
         vectors = np.frombuffer(b"".join(row.embedding for row in rows), dtype=np.float32)
         dims = len(rows[0].embedding) // 4 if rows else 1
-        matrix = _Matrix(version, np.array([row.id for row in rows], dtype=np.int64),
-                         [(store_id, row.file_id) for row in rows], vectors.reshape(len(rows), dims))
+        codes: dict[str, int] = {}
+        file_of_row = np.array([codes.setdefault(row.file_id, len(codes)) for row in rows], dtype=np.int32)
+        matrix = _Matrix(version, np.array([row.id for row in rows], dtype=np.int64), list(codes), file_of_row,
+                         vectors.reshape(len(rows), dims))
         self._matrices[store_id] = matrix
         return matrix
 
@@ -88,9 +105,8 @@ class SqliteIndex:
                 if not len(matrix.ids) or matrix.vectors.shape[1] != len(probe):
                     continue
                 scores = await asyncio.to_thread(np.dot, matrix.vectors, probe)
-                keep = np.fromiter((pair in allowed for pair in matrix.pairs), dtype=bool, count=len(matrix.pairs))
-                scores = np.where(keep, scores, -np.inf)
-                top = np.argsort(-scores)[:k]
+                scores = np.where(matrix.allowed_rows(store_id, allowed), scores, -np.inf)
+                top = _top(scores, k)
                 candidates += [(float(scores[i]), int(matrix.ids[i])) for i in top if np.isfinite(scores[i])]
             candidates = sorted(candidates, reverse=True)[:k]
             return await self._hits(connection, candidates, lambda raw: min(1.0, max(0.0, raw)))

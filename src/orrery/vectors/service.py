@@ -20,6 +20,9 @@ from orrery.wire.requests import (ChunkingStrategy, CreateFileBatchRequest, Crea
                                   CreateVectorStoreRequest, SearchMode, SearchRequest, UpdateVectorStoreRequest)
 
 FUSION_DEPTH = 50
+ACTIVITY_RESOLUTION = 60
+"""Seconds: a search records a store's ``last_active_at`` only when the stored one is older, so
+searches do not each cost a write (expiry counts in days)."""
 
 
 def _chunking(strategy: ChunkingStrategy | None) -> dict[str, Any]:
@@ -230,8 +233,10 @@ class VectorStoreService:
         hits = sorted(best.values(), key=lambda hit: hit.score, reverse=True)
         if score_threshold is not None:
             hits = [hit for hit in hits if hit.score >= score_threshold]
-        for store_id in store_ids:
-            await self.store.touch(store_id)
+        now = int(time.time())
+        for store in stores:
+            if store.last_active_at < now - ACTIVITY_RESOLUTION:
+                await self.store.touch(store.id)
         return hits[:max_results]
 
     async def _search_one(self, stores: list[StoredVectorStore], query: str, allowed: set[tuple[str, str]],
