@@ -108,9 +108,8 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
             add_call(item["call_id"], item["name"], item["arguments"])
             continue
         replay = REPLAYED_CALLS.get(kind)
-        replayed = replay(item) if replay is not None else None
-        if replayed is not None:
-            call, content = replayed
+        if replay is not None:
+            call, content = replay(item)
             add_call(call.call_id, call.name, call.arguments)
             answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
             continue

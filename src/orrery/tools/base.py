@@ -63,9 +63,6 @@ class ServerTools:
     def __init__(self, tools: list[ServerTool]) -> None:
         self.tools = tools
 
-    def __bool__(self) -> bool:
-        return bool(self.tools)
-
     def for_function(self, function_name: str | None) -> ServerTool | None:
         if not function_name:
             return None

@@ -106,7 +106,7 @@ def call_error(exc: ToolInvocationError) -> dict[str, Any]:
     return {"type": "mcp_protocol_error", "code": INTERNAL_ERROR, "message": str(exc)}
 
 
-def replayed_call(item: dict[str, Any]) -> tuple[ModelCall, Any] | None:
+def replayed_call(item: dict[str, Any]) -> tuple[ModelCall, Any]:
     """A stored ``mcp_call`` as the model's call and the tool message it was answered with."""
     call = ModelCall(item["id"].removeprefix(CALL_PREFIX), item["name"], item.get("arguments") or "")
     return call, answer_text(item)
