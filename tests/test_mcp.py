@@ -238,3 +238,16 @@ def test_allowed_tools_choice_can_name_an_mcp_server(server, upstream, model, mc
         tool_choice={"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "tools"}]})
     body = upstream.bodies(upstream_name(model))[0]
     assert [t["function"]["name"] for t in body["tools"]] == TOOL_NAMES and body["tool_choice"] == "auto"
+
+
+def test_a_stateless_client_sends_the_approval_request_back_itself(server, upstream, model, mcp_url):
+    client = server.client()
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("add", '{"a":1,"b":2}', id="call_s")]))
+    asked = client.responses.create(model=model, input="1+2", tools=[tool(mcp_url)], store=False)
+    listing, request = (item.to_dict() for item in asked.output)
+    upstream.script(upstream_name(model), Reply(text="Three."))
+    answered = client.responses.create(model=model, store=False, tools=[tool(mcp_url)], input=[
+        {"role": "user", "content": "1+2"}, listing, request,
+        {"type": "mcp_approval_response", "approve": True, "approval_request_id": request["id"]}])
+    assert [item.type for item in answered.output] == ["mcp_call", "message"]
+    assert answered.output[0].output == "3"

@@ -43,9 +43,9 @@ def _configs(request: CreateResponseRequest) -> list[tuple[int, McpTool]]:
     return configs
 
 
-def _known_listings(history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The latest tool listing of each server label the history shows."""
-    return {item["server_label"]: item.get("tools") or [] for item in history
+def _known_listings(context: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The latest tool listing of each server label the history or the new input shows."""
+    return {item["server_label"]: item.get("tools") or [] for item in context
             if item.get("type") == "mcp_list_tools" and not item.get("error")}
 
 
@@ -59,7 +59,8 @@ async def prepare(request: CreateResponseRequest, history: list[dict[str, Any]],
             raise InvalidRequest("An mcp_approval_response needs the mcp tool of its server in 'tools'.",
                                  param="tools", code="missing_required_parameter")
         return McpSetup()
-    known = _known_listings(history)
+    context = [*history, *input_items]
+    known = _known_listings(context)
     from orrery.tools import mcp_client  # see mcp.list_server_tools
     headers = {tool.server_label: mcp_client.request_headers(tool.headers, tool.authorization) for _, tool in configs}
     to_list = [(position, tool) for position, tool in configs if tool.server_label not in known]
@@ -68,14 +69,14 @@ async def prepare(request: CreateResponseRequest, history: list[dict[str, Any]],
     fresh = {tool.server_label: tools for (_, tool), tools in zip(to_list, listed)}
     servers = [McpServer(tool, headers[tool.server_label], fresh.get(tool.server_label) or known.get(tool.server_label)
                          or [], listed_now=tool.server_label in fresh) for _, tool in configs]
-    requests = {item["id"]: item for item in history if item.get("type") == "mcp_approval_request"}
+    requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
     approved: dict[str, str] = {}
     calls: list[ModelCall] = []
     for position, answer in answers:
         asked = requests.get(answer["approval_request_id"])
         if asked is None:
             raise InvalidRequest(f"No mcp_approval_request with id '{answer['approval_request_id']}' in this "
-                                 "response's history.", param=f"input[{position}].approval_request_id",
+                                 "response's history or input.", param=f"input[{position}].approval_request_id",
                                  code="invalid_value")
         server = next((s for s in servers if s.label == asked["server_label"]), None)
         if server is None or not any(tool["name"] == asked["name"] for tool in server.offered):
