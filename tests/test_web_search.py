@@ -153,3 +153,18 @@ def test_without_a_search_api_the_tool_is_refused_before_streaming(upstream, mod
         assert upstream.bodies(upstream_name(model)) == []
     finally:
         stop_server(process)
+
+
+def test_a_stateless_client_sends_the_search_back_as_input(server, upstream, model):
+    client = server.client()
+    query = f"mars moons stateless {model}"
+    search_then_answer(upstream, model, query, "Phobos and Deimos.")
+    first = client.responses.create(model=model, input="Moons of Mars?", tools=[{"type": "web_search"}],
+                                    store=False, include=["web_search_call.results"])
+    searched_turn = upstream.bodies(upstream_name(model))[1]["messages"]
+    upstream.script(upstream_name(model), Reply(text="Two."))
+    client.responses.create(model=model, store=False, input=[
+        {"role": "user", "content": "Moons of Mars?"}, *(item.to_dict() for item in first.output),
+        {"role": "user", "content": "How many?"}])
+    resent = upstream.bodies(upstream_name(model))[2]["messages"]
+    assert resent[:len(searched_turn)] == searched_turn

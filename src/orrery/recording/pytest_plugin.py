@@ -1,8 +1,9 @@
 """pytest plugin, installed with orrery: each test's ``openai`` clients tell orrery who is calling.
 
 While a test runs, every request an ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client sends
-carries ``X-Orrery-Test-Id: <the test's node id>`` (unless the client sets the header itself), so a server in record or replay mode keeps one
-set of recordings per test with no code in the test itself.
+carries ``X-Orrery-Test-Id: <the test's node id>`` (unless the client sets the header itself), so
+a server in record or replay mode keeps one set of recordings per test with no code in the test
+itself.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ ID_LENGTH = 128
 MODEL_LENGTH = 256
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import (JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
-                        text)
+from sqlalchemy import (JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, text)
 
 metadata = MetaData()
 

@@ -44,8 +44,8 @@ def tool_result_parts(query: str, results: list[dict[str, Any]]) -> list[dict[st
     for number, result in enumerate(results, start=1):
         file_id = result["file_id"]
         parts.append({"type": "text", "text": (
-            f"[{number}] document_id: {file_id}, score: {result['score']}, attributes: {result['attributes']} "
-            f"(cite as <|{file_id}|>)\n{result['text']}\n")})
+            f"[{number}] document_id: {file_id}, score: {result.get('score')}, attributes: {result.get('attributes')} "
+            f"(cite as <|{file_id}|>)\n{result.get('text') or ''}\n")})
     parts.append({"type": "text", "text": f"END of {FUNCTION_NAME} tool results.\n"})
     parts.append({"type": "text", "text": (
         f'The above results were retrieved to help answer the user\'s query: "{query}". Use them as supporting '

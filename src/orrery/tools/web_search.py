@@ -52,7 +52,8 @@ def answer_text(item: dict[str, Any]) -> str:
     results = item.get("results") or []
     lines = [f'{FUNCTION_NAME} found {len(results)} results for "{query}":']
     for number, result in enumerate(results, start=1):
-        lines.append(f"[{number}] {result['title']} ({result['url']})\n{result['content']}")
+        url = result["url"]
+        lines.append(f"[{number}] {result.get('title') or url} ({url})\n{result.get('content') or ''}")
     lines.append("Cite the pages you use as markdown links to their URLs, e.g. [title](url).")
     return "\n\n".join(lines)
 

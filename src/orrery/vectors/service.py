@@ -54,7 +54,8 @@ def store_file_view(row: StoredStoreFile) -> dict[str, Any]:
     }
 
 
-def batch_view(batch_id: str, store_id: str, created_at_us: int, cancelled: bool, counts: dict[str, int]) -> dict[str, Any]:
+def batch_view(batch_id: str, store_id: str, created_at_us: int, cancelled: bool,
+               counts: dict[str, int]) -> dict[str, Any]:
     if cancelled:
         status = "cancelled"
     elif counts["in_progress"]:

@@ -107,9 +107,8 @@ class ReasoningItem(_Lenient):
 
 
 ToolItemType = Literal[
-    "file_search_call", "web_search_call", "computer_call", "computer_call_output", "code_interpreter_call",
-    "image_generation_call", "local_shell_call", "local_shell_call_output", "mcp_list_tools",
-    "mcp_approval_request", "mcp_call", "custom_tool_call", "custom_tool_call_output",
+    "computer_call", "computer_call_output", "code_interpreter_call", "image_generation_call", "local_shell_call",
+    "local_shell_call_output", "custom_tool_call", "custom_tool_call_output",
 ]
 
 
@@ -121,6 +120,79 @@ class ToolCallItem(_Lenient):
 
     type: ToolItemType
     id: Identifier | None = None
+
+
+class FileSearchResult(_Lenient):
+    file_id: str
+    filename: str | None = None
+    score: float | None = None
+    text: str | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class FileSearchCallItem(_Lenient):
+    """A ``file_search_call`` sent back by the client: shown to the model again as the search it was."""
+
+    type: Literal["file_search_call"]
+    id: Identifier
+    queries: list[str] = []
+    status: str | None = None
+    results: list[FileSearchResult] | None = None
+
+
+class WebSearchAction(_Lenient):
+    type: Literal["search", "open_page", "find_in_page"]
+    query: str | None = None
+
+
+class WebSearchPage(_Lenient):
+    url: str
+    title: str | None = None
+    content: str | None = None
+
+
+class WebSearchCallItem(_Lenient):
+    """A ``web_search_call`` sent back by the client (``results`` are ours, kept by a stored item)."""
+
+    type: Literal["web_search_call"]
+    id: Identifier
+    status: str
+    action: WebSearchAction
+    results: list[WebSearchPage] | None = None
+
+
+class McpCallItem(_Lenient):
+    type: Literal["mcp_call"]
+    id: Identifier
+    server_label: str
+    name: str
+    arguments: str
+    status: str | None = None
+    output: str | None = None
+    error: dict[str, Any] | str | None = None
+
+
+class McpApprovalRequestItem(_Lenient):
+    type: Literal["mcp_approval_request"]
+    id: Identifier
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpListedTool(_Lenient):
+    name: str
+    input_schema: dict[str, Any] | None = None
+    description: str | None = None
+    annotations: dict[str, Any] | None = None
+
+
+class McpListToolsItem(_Lenient):
+    type: Literal["mcp_list_tools"]
+    id: Identifier
+    server_label: str
+    tools: list[McpListedTool]
+    error: str | None = None
 
 
 class McpApprovalResponseItem(_Lenient):
@@ -144,6 +216,11 @@ InputItem = Annotated[
         Annotated[FunctionCallItem, Tag("function_call")],
         Annotated[FunctionCallOutputItem, Tag("function_call_output")],
         Annotated[ReasoningItem, Tag("reasoning")],
+        Annotated[FileSearchCallItem, Tag("file_search_call")],
+        Annotated[WebSearchCallItem, Tag("web_search_call")],
+        Annotated[McpCallItem, Tag("mcp_call")],
+        Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")],
+        Annotated[McpListToolsItem, Tag("mcp_list_tools")],
         Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
         Annotated[ToolCallItem, Tag("tool_item")],
     ],
