@@ -168,3 +168,19 @@ def test_a_stateless_client_sends_the_search_back_as_input(server, upstream, mod
         {"role": "user", "content": "How many?"}])
     resent = upstream.bodies(upstream_name(model))[2]["messages"]
     assert resent[:len(searched_turn)] == searched_turn
+
+
+def test_max_tool_calls_limits_the_searches_of_a_response(server, upstream, model):
+    queries = [f"first {model}", f"second {model}", f"third {model}"]
+    upstream.script(upstream_name(model),
+                    Reply(tool_calls=[ToolCall("web_search", arguments(q), id=f"call_{n}")
+                                      for n, q in enumerate(queries[:2])]),
+                    Reply(text="Enough."))
+    response = server.client().responses.create(model=model, input="Search a lot.", tools=[{"type": "web_search"}],
+                                                max_tool_calls=1)
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    assert response.max_tool_calls == 1
+    assert len(upstream.searches(queries[0])) == 1 and upstream.searches(queries[1]) == []
+    second = upstream.bodies(upstream_name(model))[1]
+    assert second["tool_choice"] == "none"
+    assert [call["id"] for call in second["messages"][-2]["tool_calls"]] == ["call_0"]

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_TURNS = 8
 """Upstream calls one response may make while the model keeps calling server-side tools."""
 
+SERVER_CALL_TYPES = frozenset({"file_search_call", "web_search_call", "mcp_call", "mcp_approval_request"})
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -182,12 +183,16 @@ class ResponseRun:
                     yield closed
                 answered = []
                 pending = [(call.item["tool"], ModelCall(call.item["call_id"], call.item["name"], "".join(call.chunks)))
-                           for call in server_calls]
+                           for call in server_calls][:self._calls_left()]
+                if not pending:
+                    break
                 async for out in self._run_server_calls(pending, answered):
                     yield [out]
-                if self.failure or client_calls or len(answered) < len(server_calls) or turn == MAX_TURNS - 1:
+                if self.failure or client_calls or len(answered) < len(pending) or turn == MAX_TURNS - 1:
                     break
                 body = self._next_turn(body, answered, text)
+                if self._calls_left() == 0:
+                    body["tool_choice"] = "none"
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
             closed = self._close_all("incomplete" if status != "completed" else "completed")
             terminal = await self._finish(status, finish_reason)
@@ -204,6 +209,17 @@ class ResponseRun:
     def _turn_text(self) -> str:
         """The text the model wrote this turn, as it wrote it (citation markers included)."""
         return "".join(self._message.chunks) if self._message is not None else ""
+
+    def _calls_left(self) -> int | None:
+        """How many more server-side tool calls ``max_tool_calls`` allows (``None``: no limit).
+
+        Calls past the limit are not run, and the model is not shown them; once it is reached,
+        the model's next turn may call no tool."""
+        limit = self.params["max_tool_calls"]
+        if limit is None:
+            return None
+        made = sum(item["type"] in SERVER_CALL_TYPES for item in self.output)
+        return max(0, limit - made)
 
     def _listing_events(self, listing: dict[str, Any]) -> list[dict[str, Any]]:
         """An MCP server's tool listing, fetched before the stream started, as its item and events."""
