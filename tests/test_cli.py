@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from conftest import start_server, stop_server
+from scripted_upstream import Reply, ToolCall
 
 
 def test_provider_flag_and_api_key_from_env(upstream, tmp_path: Path, monkeypatch):
@@ -30,7 +31,8 @@ def test_provider_flag_and_api_key_from_env(upstream, tmp_path: Path, monkeypatc
 
 
 def test_several_workers_share_one_store(upstream, tmp_path: Path):
-    config = {"providers": [{"id": "scripted", "base_url": upstream.url}], "db": f"sqlite:///{tmp_path / 'w.db'}"}
+    config = {"providers": [{"id": "scripted", "base_url": upstream.url}], "db": f"sqlite:///{tmp_path / 'w.db'}",
+              "web_search": {"base_url": upstream.search_url}, "response_lease": 30}
     process, url = start_server(config, log_path=tmp_path / "workers.log", extra_args=("--workers", "2"))
     try:
         with httpx.Client(timeout=30) as http:
@@ -41,6 +43,12 @@ def test_several_workers_share_one_store(upstream, tmp_path: Path):
                 assert answer.status_code == 200, answer.text
                 previous = answer.json()["id"]
                 assert http.get(f"{url}/v1/responses/{previous}").json()["status"] == "completed"
+            for _ in range(4):
+                upstream.script("workers-search", Reply(tool_calls=[ToolCall("web_search", '{"query":"workers"}')]),
+                                Reply(text="found"))
+                answer = http.post(f"{url}/v1/responses", json={"model": "scripted/workers-search", "input": "q",
+                                                               "tools": [{"type": "web_search"}]})
+                assert answer.json()["output"][0]["status"] == "completed", "every worker has the search API"
     finally:
         stop_server(process)
     assert len(upstream.bodies("workers")[-1]["messages"]) == 39
