@@ -13,6 +13,8 @@ import hashlib
 import json
 from typing import Any, Awaitable, Callable
 
+import orjson
+
 from orrery.config import RecordingMode
 from orrery.recording.context import current_test_id
 from orrery.recording.hashing import normalize_body
@@ -48,16 +50,18 @@ class ToolRecorder:
     def __init__(self, store: RecordingStore, mode: RecordingMode) -> None:
         self.store = store
         self.mode = mode
+        self._replays: dict[str, bytes] = {}
+        """Recorded bodies already read, by hash: a replay reads each file once."""
 
     async def invoke(self, provider: str, tool_name: str, kwargs: dict[str, Any], invocation: Invocation) -> Any:
         request = {"test_id": current_test_id.get(), "provider": provider, "tool_name": tool_name,
                    "kwargs": kwargs}
         digest = tool_request_hash(request)
         if self.mode in (RecordingMode.REPLAY, RecordingMode.RECORD_IF_MISSING):
-            recording = self.store.load(digest)
-            if recording is not None:
+            body = self._recorded_body(digest)
+            if body is not None:
                 self.store.note_used(digest)
-                return _replayed(recording["response"]["body"])
+                return _replayed(orjson.loads(body))
             if self.mode is RecordingMode.REPLAY:
                 raise ToolRecordingNotFound(
                     f"no recording {digest} for tool {tool_name!r} of {provider!r} (test id "
@@ -74,7 +78,18 @@ class ToolRecorder:
         self._save(digest, request, {"__type__": RESULT_TYPE, "__data__": result})
         return result
 
+    def _recorded_body(self, digest: str) -> bytes | None:
+        """The recorded ``response.body`` as JSON, so every replay gets its own copy."""
+        body = self._replays.get(digest)
+        if body is None:
+            recording = self.store.load(digest)
+            if recording is None:
+                return None
+            body = self._replays[digest] = orjson.dumps(recording["response"]["body"])
+        return body
+
     def _save(self, digest: str, request: dict[str, Any], body: dict[str, Any]) -> None:
+        self._replays.pop(digest, None)
         self.store.save(digest, {"test_id": request["test_id"], "request": request,
                                  "response": {"body": body, "is_streaming": False},
                                  "id_normalization_mapping": {}})
