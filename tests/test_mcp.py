@@ -251,3 +251,12 @@ def test_a_stateless_client_sends_the_approval_request_back_itself(server, upstr
         {"type": "mcp_approval_response", "approve": True, "approval_request_id": request["id"]}])
     assert [item.type for item in answered.output] == ["mcp_call", "message"]
     assert answered.output[0].output == "3"
+
+
+def test_a_server_url_ending_in_sse_uses_the_sse_transport(server, upstream, model, mcp_url):
+    call(upstream, model, "echo", {"text": "over sse"}, "Done.")
+    response = server.client().responses.create(model=model, input="echo", tools=[
+        tool(mcp_url.removesuffix("/mcp") + "/sse", require_approval="never")])
+    listing, mcp_call, _ = response.output
+    assert [t.name for t in listing.tools] == TOOL_NAMES
+    assert (mcp_call.status, mcp_call.output) == ("completed", "over sse")
