@@ -184,3 +184,30 @@ def test_max_tool_calls_limits_the_searches_of_a_response(server, upstream, mode
     second = upstream.bodies(upstream_name(model))[1]
     assert second["tool_choice"] == "none"
     assert [call["id"] for call in second["messages"][-2]["tool_calls"]] == ["call_0"]
+
+
+def test_retrieve_and_conversation_items_show_results_when_included(server, upstream, model):
+    client = server.client()
+    query = f"venus clouds included later {model}"
+    conversation = client.conversations.create()
+    search_then_answer(upstream, model, query, "Sulfuric acid.")
+    response = client.responses.create(model=model, input="Venus clouds?", tools=[{"type": "web_search"}],
+                                       conversation=conversation.id)
+    urls = [r["url"] for r in search_results(query)]
+    assert "sources" not in response.output[0].action.to_dict()
+    retrieved = client.responses.retrieve(response.id, include=["web_search_call.action.sources"])
+    assert [s.url for s in retrieved.output[0].action.sources] == urls
+
+    plain = client.conversations.items.list(conversation.id, order="asc").data
+    search = next(item for item in plain if item.type == "web_search_call")
+    assert "sources" not in search.action.to_dict() and "results" not in search.to_dict()
+    shown = client.conversations.items.retrieve(search.id, conversation_id=conversation.id,
+                                                include=["web_search_call.action.sources", "web_search_call.results"])
+    assert [s.url for s in shown.action.sources] == urls
+    assert [r["url"] for r in shown.to_dict()["results"]] == urls
+    listed = client.conversations.items.list(conversation.id, include=["web_search_call.results"]).data
+    assert any("results" in item.to_dict() for item in listed)
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.conversations.items.list(conversation.id, include=["everything"])
+    assert raised.value.body["param"] == "include"

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.common import JSON_OBJECT_BODY, JSONBody, include_param, services
 from orrery.wire.requests import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
 from orrery.wire.validation import parse_request
 
@@ -39,7 +39,8 @@ async def delete_conversation(request: Request, conversation_id: str) -> Respons
 @router.post("/v1/conversations/{conversation_id}/items", openapi_extra=JSON_OBJECT_BODY)
 async def create_items(request: Request, conversation_id: str) -> Response:
     body = parse_request(await request.body(), CreateItemsRequest)
-    return JSONBody(await services(request).conversations.add_items(conversation_id, body.items))
+    return JSONBody(await services(request).conversations.add_items(conversation_id, body.items,
+                                                                     include_param(request)))
 
 
 @router.get("/v1/conversations/{conversation_id}/items")
@@ -50,13 +51,15 @@ async def list_items(
     limit: int = Query(20, ge=1, le=100),
     order: Literal["asc", "desc"] = "desc",
 ) -> Response:
-    page = await services(request).conversations.list_items(conversation_id, after=after, limit=limit, order=order)
+    page = await services(request).conversations.list_items(conversation_id, after=after, limit=limit, order=order,
+                                                            include=include_param(request))
     return JSONBody(page)
 
 
 @router.get("/v1/conversations/{conversation_id}/items/{item_id}")
 async def retrieve_item(request: Request, conversation_id: str, item_id: str) -> Response:
-    return JSONBody(await services(request).conversations.retrieve_item(conversation_id, item_id))
+    return JSONBody(await services(request).conversations.retrieve_item(conversation_id, item_id,
+                                                                        include_param(request)))
 
 
 @router.delete("/v1/conversations/{conversation_id}/items/{item_id}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.common import JSON_OBJECT_BODY, JSONBody, include_param, services
 from orrery.api.disconnect import unless_disconnected
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
@@ -71,7 +71,7 @@ async def list_responses(
 
 @router.get("/v1/responses/{response_id}")
 async def retrieve_response(request: Request, response_id: str) -> Response:
-    return JSONBody(await services(request).responses.retrieve(response_id))
+    return JSONBody(await services(request).responses.retrieve(response_id, include_param(request)))
 
 
 @router.delete("/v1/responses/{response_id}")

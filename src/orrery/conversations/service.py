@@ -62,25 +62,27 @@ class ConversationService:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation_id")
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
-    async def add_items(self, conversation_id: str, items: list[InputItem]) -> dict[str, Any]:
+    async def add_items(self, conversation_id: str, items: list[InputItem], include: list[str]) -> dict[str, Any]:
         self.check_id(conversation_id)
         stored = conversation_items(items)
         if not await self.store.append(conversation_id, stored):
             raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation_id")
-        return objects.list_page(stored, has_more=False)
+        return objects.list_page([objects.visible_item(item, include) for item in stored], has_more=False)
 
-    async def list_items(self, conversation_id: str, *, after: str | None, limit: int, order: Order) -> dict[str, Any]:
+    async def list_items(self, conversation_id: str, *, after: str | None, limit: int, order: Order,
+                         include: list[str]) -> dict[str, Any]:
+        """Items as stored; tool results and sources only when ``include`` asks for them."""
         await self._existing(conversation_id)
         page = await self.store.items_page(conversation_id, after=after, limit=limit, order=order)
-        return objects.list_page(page.data, page.has_more)
+        return objects.list_page([objects.visible_item(item, include) for item in page.data], page.has_more)
 
-    async def retrieve_item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
+    async def retrieve_item(self, conversation_id: str, item_id: str, include: list[str]) -> dict[str, Any]:
         await self._existing(conversation_id)
         item = await self.store.get_item(conversation_id, item_id)
         if item is None:
             raise NotFound(f"Item with id '{item_id}' not found in conversation '{conversation_id}'.",
                            param="item_id")
-        return item
+        return objects.visible_item(item, include)
 
     async def delete_item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
         stored = await self._existing(conversation_id)

@@ -32,8 +32,10 @@ def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
     return [objects.stored_item(model) for model in request.input]
 
 
-def _response_view(stored: StoredResponse, output: list[dict[str, Any]]) -> dict[str, Any]:
-    include = stored.params.get("include") or []
+def _response_view(stored: StoredResponse, output: list[dict[str, Any]],
+                   include: list[str] | None = None) -> dict[str, Any]:
+    """``include``: what the client asks to see now, besides what the response was created with."""
+    include = [*(stored.params.get("include") or []), *(include or [])]
     return objects.response_object(
         response_id=stored.id,
         created_at=stored.created_at_us // 1_000_000,
@@ -151,11 +153,11 @@ class ResponseService:
             )
         return history
 
-    async def retrieve(self, response_id: str) -> dict[str, Any]:
+    async def retrieve(self, response_id: str, include: list[str]) -> dict[str, Any]:
         found = await self.store.get(response_id)
         if found is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
-        return _response_view(*found)
+        return _response_view(*found, include)
 
     async def list(self, *, after: str | None, limit: int, order: Order, model: str | None) -> dict[str, Any]:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order, model=model)

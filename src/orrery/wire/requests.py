@@ -417,6 +417,9 @@ Includable = Literal[
 ]
 
 
+INCLUDABLE = frozenset(get_args(Includable))
+
+
 class StreamOptions(_Strict):
     include_obfuscation: bool | None = None
 
