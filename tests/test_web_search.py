@@ -211,3 +211,16 @@ def test_retrieve_and_conversation_items_show_results_when_included(server, upst
     with pytest.raises(openai.BadRequestError) as raised:
         client.conversations.items.list(conversation.id, include=["everything"])
     assert raised.value.body["param"] == "include"
+
+
+def test_input_items_show_sent_back_results_only_when_included(server, upstream, model):
+    client = server.client()
+    search_item = {"type": "web_search_call", "id": "ws_sent_back", "status": "completed",
+                   "action": {"type": "search", "query": "q", "sources": [{"type": "url", "url": "https://a.example"}]},
+                   "results": [{"title": "A", "url": "https://a.example", "content": "a"}]}
+    upstream.script(upstream_name(model), Reply(text="ok"))
+    response = client.responses.create(model=model, input=[{"role": "user", "content": "q"}, search_item])
+    plain = client.responses.input_items.list(response.id, order="asc").data[1].to_dict()
+    assert plain["id"] == "ws_sent_back" and "results" not in plain and "sources" not in plain["action"]
+    shown = client.responses.input_items.list(response.id, order="asc", include=["web_search_call.results"]).data
+    assert shown[1].to_dict()["results"] == search_item["results"]

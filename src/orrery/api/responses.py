@@ -87,5 +87,6 @@ async def list_input_items(
     limit: int = Query(20, ge=1, le=100),
     order: Literal["asc", "desc"] = "desc",
 ) -> Response:
-    page = await services(request).responses.input_items(response_id, after=after, limit=limit, order=order)
+    page = await services(request).responses.input_items(response_id, after=after, limit=limit, order=order,
+                                                         include=include_param(request))
     return JSONBody(page)

@@ -168,11 +168,13 @@ class ResponseService:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return {"id": response_id, "object": "response", "deleted": True}
 
-    async def input_items(self, response_id: str, *, after: str | None, limit: int, order: Order) -> dict[str, Any]:
+    async def input_items(self, response_id: str, *, after: str | None, limit: int, order: Order,
+                          include: list[str]) -> dict[str, Any]:
         page = await self.store.input_items(response_id, after=after, limit=limit, order=order)
         if page is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
-        return objects.list_page([objects.input_item_view(item) for item in page.data], page.has_more)
+        return objects.list_page([objects.visible_item(objects.input_item_view(item), include) for item in page.data],
+                                 page.has_more)
 
 
 def failure_error(run: ResponseRun) -> APIError:
