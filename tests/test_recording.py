@@ -377,3 +377,19 @@ def test_an_mcp_listing_missing_from_the_recordings_is_424_naming_it(recorded, m
         replay.responses.create(model=model, input="q", tools=[mcp_tool])
     assert raised.value.status_code == 424
     assert "no recording" in raised.value.message and "'mcp_list_tools' of 'mcp'" in raised.value.message
+
+
+def test_credentials_in_an_upstream_url_are_not_written(upstream, model, tmp_path):
+    directory = tmp_path / "recordings"
+    with_credentials = upstream.url.replace("http://", "http://user:url-secret-4321@")
+    process, url = run_server(tmp_path, "creds", [{"id": "scripted", "base_url": with_credentials}], "record",
+                              directory)
+    try:
+        upstream.script(upstream_name(model), Reply(text="fine"))
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        assert client.responses.create(model=model, input="q").output_text == "fine"
+    finally:
+        stop_server(process)
+    [recording] = [json.loads(p.read_text()) for p in directory.glob("*.json")]
+    assert recording["request"]["url"] == f"{upstream.url}/chat/completions"
+    assert "url-secret-4321" not in json.dumps(recording)

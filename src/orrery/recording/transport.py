@@ -158,8 +158,9 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
             self._replays.pop(digest, None)
             self._store.save(digest, {
                 "test_id": test_id,
-                "request": {"method": request.method, "url": str(request.url), "headers": {}, "body": body,
-                            "endpoint": endpoint, "model": body.get("model", "") if isinstance(body, dict) else ""},
+                "request": {"method": request.method, "url": str(request.url.copy_with(userinfo=b"")),
+                            "headers": {}, "body": body, "endpoint": endpoint,
+                            "model": body.get("model", "") if isinstance(body, dict) else ""},
                 "response": recorded_response(endpoint, response.status_code, content_type, raw, digest),
                 "id_normalization_mapping": {},
             })
