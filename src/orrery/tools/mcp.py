@@ -12,6 +12,7 @@ was declined.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +28,7 @@ LIST_TOOLS = "mcp_list_tools"
 CALL_PREFIX = "mcp_"
 APPROVAL_PREFIX = "mcpr_"
 DECLINED = "The user declined to run this tool call."
+USER_INFO = re.compile(r"//[^/@]*@")
 
 
 def public_url(server_url: str) -> str:
@@ -40,7 +42,7 @@ def public_url(server_url: str) -> str:
         if parts.port:
             host += f":{parts.port}"
     except ValueError:
-        return "an invalid URL"
+        return USER_INFO.sub("//", re.split(r"[?#]", server_url, maxsplit=1)[0])
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
