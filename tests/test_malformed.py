@@ -686,6 +686,32 @@ BASE_REQUEST: dict[str, Any] = {
 }
 FUZZ_SEED = 20240611
 FUZZ_CASES = 400
+TOOLS_REQUEST: dict[str, Any] = {
+    "model": MODEL,
+    "input": [
+        {"role": "user", "content": "search"},
+        {"type": "web_search_call", "id": "ws_1", "status": "completed",
+         "action": {"type": "search", "query": "q", "sources": [{"type": "url", "url": "https://a.example"}]},
+         "results": [{"title": "A", "url": "https://a.example", "content": "a"}]},
+        {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": ["q"],
+         "results": [{"file_id": "file-1", "filename": "a.txt", "score": 0.5, "text": "a", "attributes": {}}]},
+        {"type": "mcp_list_tools", "id": "mcpl_1", "server_label": "calc",
+         "tools": [{"name": "add", "input_schema": {"type": "object"}}]},
+        {"type": "mcp_call", "id": "mcp_1", "server_label": "calc", "name": "add", "arguments": "{}",
+         "status": "completed", "output": "3"},
+        {"type": "mcp_approval_request", "id": "mcpr_1", "server_label": "calc", "name": "add", "arguments": "{}"},
+        {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": False},
+    ],
+    "tools": [{"type": "web_search", "search_context_size": "low", "filters": {"allowed_domains": ["a.example"]}},
+              {"type": "mcp", "server_label": "calc", "server_url": "http://127.0.0.1:9/mcp",
+               "require_approval": {"never": {"tool_names": ["add"]}}, "allowed_tools": ["add"]}],
+    "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "calc"}]},
+    "max_tool_calls": 2,
+    "include": ["web_search_call.results", "web_search_call.action.sources", "file_search_call.results"],
+}
+"""Server-side tools and their items, sent back as input: the listing is found in the input, so no
+MCP server is needed (the URL's port is closed)."""
+TOOLS_FUZZ_CASES = 200
 ALPHABET = string.ascii_letters + string.digits + string.punctuation + " éü日本\u2028\U0001F600"
 
 
@@ -764,11 +790,11 @@ def mutate(rng: random.Random, body: dict[str, Any]) -> None:
         target[index] = random_json(rng)
 
 
-def fuzz_bodies(seed: int, count: int) -> list[dict[str, Any]]:
+def fuzz_bodies(seed: int, count: int, base: dict[str, Any]) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     bodies = []
     for _ in range(count):
-        body = json.loads(json.dumps(BASE_REQUEST))
+        body = json.loads(json.dumps(base))
         for _ in range(rng.choice([1, 1, 1, 2, 3, 5])):
             mutate(rng, body)
         if body.get("stream") is True and rng.random() < 0.5:
@@ -777,10 +803,13 @@ def fuzz_bodies(seed: int, count: int) -> list[dict[str, Any]]:
     return bodies
 
 
-def test_generated_garbage(http: httpx.Client) -> None:
+@pytest.mark.parametrize("base, cases", [(BASE_REQUEST, FUZZ_CASES), (TOOLS_REQUEST, TOOLS_FUZZ_CASES)],
+                         ids=["core", "server-tools"])
+def test_generated_garbage(http: httpx.Client, base: dict[str, Any], cases: int) -> None:
+    assert post(http, "/responses", base).status_code == 200, "the fuzzed bodies start from a valid one"
     failures = []
     statuses: dict[int, int] = {}
-    for index, body in enumerate(fuzz_bodies(FUZZ_SEED, FUZZ_CASES)):
+    for index, body in enumerate(fuzz_bodies(FUZZ_SEED, cases, base)):
         response = post(http, "/responses", body)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         try:
@@ -788,8 +817,8 @@ def test_generated_garbage(http: httpx.Client) -> None:
         except AssertionError as exc:
             failures.append(f"case {index}: {json.dumps(body)[:600]}\n    {str(exc)[:700]}")
     print(f"generated garbage statuses: {statuses}")
-    assert statuses.get(400, 0) > FUZZ_CASES // 4, statuses  # the mutations really are mostly garbage
-    assert not failures, f"{len(failures)} of {FUZZ_CASES} bodies misanswered ({statuses}):\n" + "\n".join(
+    assert statuses.get(400, 0) > cases // 4, statuses  # the mutations really are mostly garbage
+    assert not failures, f"{len(failures)} of {cases} bodies misanswered ({statuses}):\n" + "\n".join(
         failures[:20])
 
 
