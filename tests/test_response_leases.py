@@ -68,20 +68,23 @@ def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation
         stop_server(survivor)
 
 
-def test_a_response_running_longer_than_its_lease_keeps_it(upstream, model, db_url, tmp_path):
+def test_a_response_running_longer_than_its_lease_keeps_it_and_its_conversation(upstream, model, db_url, tmp_path):
     process, url = serve(upstream, db_url, tmp_path, "healthy")
     try:
         upstream.script(upstream_name(model), Reply(text="steady " * 26, chunk=7, delay=0.12))
+        conversation = httpx.post(f"{url}/v1/conversations", json={}).json()["id"]
         with httpx.Client(timeout=30) as http:
-            with http.stream("POST", f"{url}/v1/responses",
-                             json={"model": model, "input": "x", "stream": True}) as answer:
+            with http.stream("POST", f"{url}/v1/responses", json={
+                    "model": model, "input": "x", "stream": True, "conversation": conversation}) as answer:
                 response_id = answer.headers["x-response-id"]
                 started = time.monotonic()
                 statuses = []
                 for _ in answer.iter_lines():
                     if time.monotonic() - started > 2.5 * LEASE and not statuses:
                         statuses.append(httpx.get(f"{url}/v1/responses/{response_id}").json()["status"])
-        assert statuses == ["in_progress"], "the lease was renewed, so no other sweep failed it"
+                        statuses.append(httpx.post(f"{url}/v1/responses", json={
+                            "model": model, "input": "y", "conversation": conversation}).status_code)
+        assert statuses == ["in_progress", 409], "the lease and the conversation's hold were renewed"
         stored = wait_for_status(url, response_id, "completed")
         check_response(stored)
         assert stored["output"][0]["content"][0]["text"] == "steady " * 26

@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         router = ModelRouter.from_config(settings.providers, recorder)
         web_search = WebSearchClient(settings.web_search, recorder.tools if recorder else None) \
             if settings.web_search else None
-        conversations = ConversationService(ConversationStore(engine, writer))
+        conversations = ConversationService(ConversationStore(engine, writer, settings.response_lease))
         files = FileService(FileStore(engine), BlobStore(settings.data_dir / "files"))
         vector_store_store = VectorStoreStore(engine)
 

@@ -13,10 +13,6 @@ from orrery.store.common import Order, Page, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
-LEASE_SECONDS = 30 * 60
-"""How long a response may hold a conversation before another may take it over (a crashed
-process never releases its lease)."""
-
 Lease = Literal["acquired", "missing", "busy"]
 
 
@@ -56,8 +52,11 @@ def append_write(conversation_id: str, items: list[dict[str, Any]], *, release: 
 
 
 class ConversationStore:
-    def __init__(self, engine: AsyncEngine, writer: BatchWriter) -> None:
+    def __init__(self, engine: AsyncEngine, writer: BatchWriter, lease_seconds: float) -> None:
+        """``lease_seconds``: how long a response holds a conversation unless its process renews
+        the hold (see ``response_leases``), so a crashed process's hold runs out."""
         self.engine = engine
+        self.lease_seconds = lease_seconds
         self.writer = writer
 
     async def create(self, conversation_id: str, metadata: dict[str, str],
@@ -115,7 +114,7 @@ class ConversationStore:
                 update(conversations)
                 .where(conversations.c.id == conversation_id,
                        or_(conversations.c.active_response_id.is_(None),
-                           conversations.c.active_since < now - LEASE_SECONDS * 1_000_000))
+                           conversations.c.active_since < now - int(self.lease_seconds * 1_000_000)))
                 .values(active_response_id=response_id, active_since=now))
         if result.rowcount == 1:
             return "acquired"

@@ -1,8 +1,10 @@
 """Leases on in-progress responses, so a response whose process died does not stay in progress.
 
-The process running a response renews its lease while it runs; every process also sweeps: a
-response whose lease ran out is marked ``failed`` and the conversation it held is freed. Renewals
-and sweeps are one batched write per period for all of a process's responses, off the token path.
+The process running a response renews its lease, and its hold on its conversation, while it
+runs; every process also sweeps: a response whose lease ran out is marked ``failed`` and the
+conversation it held is freed. A conversation held by a response that died before its row was
+written is free again once its hold is older than the lease. Renewals and sweeps are one batched
+write per period for all of a process's responses, off the token path.
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ class ResponseLeases:
         now = _now_us()
         write: Write = []
         if self.running:
+            running = list(self.running)
             write.append((update(responses).where(
-                and_(responses.c.id.in_(list(self.running)), responses.c.status == "in_progress"),
+                and_(responses.c.id.in_(running), responses.c.status == "in_progress"),
             ).values(lease_expires_at=self.expiry()), None))
+            write.append((update(conversations).where(conversations.c.active_response_id.in_(running))
+                          .values(active_since=now), None))
         expired = and_(responses.c.status == "in_progress", responses.c.lease_expires_at < now)
         write.append((update(conversations).where(
             conversations.c.active_response_id.in_(select(responses.c.id).where(expired)),
