@@ -31,8 +31,8 @@ class ResponseLeases:
         """``seconds``: how long a response outlives its process before it is marked failed."""
         self.writer = writer
         self.seconds = seconds
-        self.running: set[str] = set()
-        """Ids of this process's responses that have an in-progress row."""
+        self.running: dict[str, str | None] = {}
+        """This process's responses that have an in-progress row: id → the conversation they hold."""
         self._task: asyncio.Task[None] | None = None
 
     def expiry(self) -> int:
@@ -60,12 +60,16 @@ class ResponseLeases:
             write.append((update(responses).where(
                 and_(responses.c.id.in_(running), responses.c.status == "in_progress"),
             ).values(lease_expires_at=self.expiry()), None))
-            write.append((update(conversations).where(conversations.c.active_response_id.in_(running))
-                          .values(active_since=now), None))
+            held = [conversation for conversation in self.running.values() if conversation is not None]
+            if held:
+                write.append((update(conversations).where(
+                    and_(conversations.c.id.in_(held), conversations.c.active_response_id.in_(running)),
+                ).values(active_since=now), None))
         expired = and_(responses.c.status == "in_progress", responses.c.lease_expires_at < now)
-        write.append((update(conversations).where(
+        write.append((update(conversations).where(and_(
+            conversations.c.id.in_(select(responses.c.conversation_id).where(expired)),
             conversations.c.active_response_id.in_(select(responses.c.id).where(expired)),
-        ).values(active_response_id=None, active_since=None), None))
+        )).values(active_response_id=None, active_since=None), None))
         write.append((update(responses).where(expired).values(
             status="failed", error=ABANDONED, lease_expires_at=None), None))
         return write

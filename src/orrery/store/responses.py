@@ -93,7 +93,7 @@ class RunRecord:
 
     def _write_in_progress(self) -> None:
         self._timer = None
-        self._leases.running.add(self._row["id"])
+        self._leases.running[self._row["id"]] = self._row["conversation_id"]
         self._writer.submit_detached(_insert_write({**self._row, "lease_expires_at": self._leases.expiry()},
                                                    self._input_rows))
 
@@ -104,7 +104,7 @@ class RunRecord:
             "error": response["error"], "incomplete_details": response["incomplete_details"],
             "lease_expires_at": None,
         }
-        self._leases.running.discard(response_id)
+        self._leases.running.pop(response_id, None)
         item_rows = _item_rows(response_id, "output", response["output"])
         if self._timer is None:
             write: Write = [(FINISH, {"finished_id": response_id, **{f"new_{k}": v for k, v in values.items()}})]
