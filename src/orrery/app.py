@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import asynccontextmanager
+from functools import partial
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -19,7 +20,7 @@ from orrery.api import conversations as conversation_routes
 from orrery.api import files as file_routes
 from orrery.api import vector_stores as vector_store_routes
 from orrery.api import models, passthrough, responses
-from orrery.api.common import JSONBody
+from orrery.api.common import JSONBody, openapi_document
 from orrery.config import RecordingMode, Settings
 from orrery.errors import APIError
 from orrery.inference.router import ModelRouter
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     if settings.recording_mode is not RecordingMode.LIVE:
         app.add_middleware(RecordingContextMiddleware)
     app.add_exception_handler(APIError, _api_error)

@@ -7,14 +7,14 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, include_param, services
+from orrery.api.common import JSONBody, include_param, json_body, services
 from orrery.wire.requests import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
 from orrery.wire.validation import parse_request
 
 router = APIRouter()
 
 
-@router.post("/v1/conversations", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/conversations", openapi_extra=json_body(CreateConversationRequest))
 async def create_conversation(request: Request) -> Response:
     body = parse_request(await request.body(), CreateConversationRequest)
     return JSONBody(await services(request).conversations.create(body.items or [], body.metadata or {}))
@@ -25,7 +25,7 @@ async def retrieve_conversation(request: Request, conversation_id: str) -> Respo
     return JSONBody(await services(request).conversations.retrieve(conversation_id))
 
 
-@router.post("/v1/conversations/{conversation_id}", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/conversations/{conversation_id}", openapi_extra=json_body(UpdateConversationRequest))
 async def update_conversation(request: Request, conversation_id: str) -> Response:
     body = parse_request(await request.body(), UpdateConversationRequest)
     return JSONBody(await services(request).conversations.update(conversation_id, body.metadata or {}))
@@ -36,7 +36,7 @@ async def delete_conversation(request: Request, conversation_id: str) -> Respons
     return JSONBody(await services(request).conversations.delete(conversation_id))
 
 
-@router.post("/v1/conversations/{conversation_id}/items", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/conversations/{conversation_id}/items", openapi_extra=json_body(CreateItemsRequest))
 async def create_items(request: Request, conversation_id: str) -> Response:
     body = parse_request(await request.body(), CreateItemsRequest)
     return JSONBody(await services(request).conversations.add_items(conversation_id, body.items,

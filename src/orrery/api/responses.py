@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, include_param, services
+from orrery.api.common import JSONBody, include_param, json_body, services
 from orrery.api.disconnect import unless_disconnected
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
@@ -40,7 +40,7 @@ class RunStreamingResponse(StreamingResponse):
             self.run.abandon_if_unstarted()
 
 
-@router.post("/v1/responses", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/responses", openapi_extra=json_body(CreateResponseRequest))
 async def create_response(request: Request) -> Response:
     body = parse_request(await request.body(), CreateResponseRequest)
     run = await services(request).responses.create(body)

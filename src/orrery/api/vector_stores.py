@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.common import JSONBody, json_body, services
 from orrery.wire.requests import (CreateFileBatchRequest, CreateVectorStoreFileRequest, CreateVectorStoreRequest,
                                   SearchRequest, UpdateVectorStoreFileRequest, UpdateVectorStoreRequest)
 from orrery.wire.validation import parse_request
@@ -18,7 +18,7 @@ Status = Literal["in_progress", "completed", "failed", "cancelled"]
 Order = Literal["asc", "desc"]
 
 
-@router.post("", openapi_extra=JSON_OBJECT_BODY)
+@router.post("", openapi_extra=json_body(CreateVectorStoreRequest))
 async def create_store(request: Request) -> Response:
     body = parse_request(await request.body(), CreateVectorStoreRequest)
     return JSONBody(await services(request).vector_stores.create(body))
@@ -35,7 +35,7 @@ async def retrieve_store(request: Request, store_id: str) -> Response:
     return JSONBody(await services(request).vector_stores.retrieve(store_id))
 
 
-@router.post("/{store_id}", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/{store_id}", openapi_extra=json_body(UpdateVectorStoreRequest))
 async def update_store(request: Request, store_id: str) -> Response:
     body = parse_request(await request.body(), UpdateVectorStoreRequest)
     return JSONBody(await services(request).vector_stores.update(store_id, body))
@@ -46,13 +46,13 @@ async def delete_store(request: Request, store_id: str) -> Response:
     return JSONBody(await services(request).vector_stores.delete(store_id))
 
 
-@router.post("/{store_id}/search", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/{store_id}/search", openapi_extra=json_body(SearchRequest))
 async def search(request: Request, store_id: str) -> Response:
     body = parse_request(await request.body(), SearchRequest)
     return JSONBody(await services(request).vector_stores.search(store_id, body))
 
 
-@router.post("/{store_id}/files", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/{store_id}/files", openapi_extra=json_body(CreateVectorStoreFileRequest))
 async def add_file(request: Request, store_id: str) -> Response:
     body = parse_request(await request.body(), CreateVectorStoreFileRequest)
     return JSONBody(await services(request).vector_stores.add_file(store_id, body))
@@ -72,7 +72,7 @@ async def retrieve_file(request: Request, store_id: str, file_id: str) -> Respon
     return JSONBody(await services(request).vector_stores.retrieve_file(store_id, file_id))
 
 
-@router.post("/{store_id}/files/{file_id}", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/{store_id}/files/{file_id}", openapi_extra=json_body(UpdateVectorStoreFileRequest))
 async def update_file(request: Request, store_id: str, file_id: str) -> Response:
     body = parse_request(await request.body(), UpdateVectorStoreFileRequest)
     return JSONBody(await services(request).vector_stores.update_file(store_id, file_id, body.attributes or {}))
@@ -88,7 +88,7 @@ async def file_content(request: Request, store_id: str, file_id: str) -> Respons
     return JSONBody(await services(request).vector_stores.file_content(store_id, file_id))
 
 
-@router.post("/{store_id}/file_batches", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/{store_id}/file_batches", openapi_extra=json_body(CreateFileBatchRequest))
 async def create_batch(request: Request, store_id: str) -> Response:
     body = parse_request(await request.body(), CreateFileBatchRequest)
     return JSONBody(await services(request).vector_stores.create_batch(store_id, body))
