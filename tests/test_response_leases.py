@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -39,20 +41,26 @@ def wait_for_status(url: str, response_id: str, wanted: str, seconds: float = 15
         time.sleep(0.05)
 
 
-def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation(upstream, model, db_url, tmp_path):
-    process, url = serve(upstream, db_url, tmp_path, "doomed")
-    upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
+@contextmanager
+def streaming_on_a_conversation(url: str, model: str) -> Iterator[tuple[str, str, httpx.Response]]:
+    """A response streaming on a new conversation: the conversation's id, the response's, the answer."""
     conversation = httpx.post(f"{url}/v1/conversations", json={}).json()["id"]
     with httpx.Client(timeout=30) as http:
         with http.stream("POST", f"{url}/v1/responses", json={
                 "model": model, "input": "x", "stream": True, "conversation": conversation}) as answer:
-            response_id = answer.headers["x-response-id"]
-            for line in answer.iter_lines():
-                if "output_text.delta" in line:
-                    wait_for_status(url, response_id, "in_progress")
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
-                    break
+            yield conversation, answer.headers["x-response-id"], answer
+
+
+def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation(upstream, model, db_url, tmp_path):
+    process, url = serve(upstream, db_url, tmp_path, "doomed")
+    upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
+    with streaming_on_a_conversation(url, model) as (conversation, response_id, answer):
+        for line in answer.iter_lines():
+            if "output_text.delta" in line:
+                wait_for_status(url, response_id, "in_progress")
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                break
     survivor, url = serve(upstream, db_url, tmp_path, "survivor")
     try:
         failed = wait_for_status(url, response_id, "failed")
@@ -72,18 +80,14 @@ def test_a_response_running_longer_than_its_lease_keeps_it_and_its_conversation(
     process, url = serve(upstream, db_url, tmp_path, "healthy")
     try:
         upstream.script(upstream_name(model), Reply(text="steady " * 26, chunk=7, delay=0.12))
-        conversation = httpx.post(f"{url}/v1/conversations", json={}).json()["id"]
-        with httpx.Client(timeout=30) as http:
-            with http.stream("POST", f"{url}/v1/responses", json={
-                    "model": model, "input": "x", "stream": True, "conversation": conversation}) as answer:
-                response_id = answer.headers["x-response-id"]
-                started = time.monotonic()
-                statuses = []
-                for _ in answer.iter_lines():
-                    if time.monotonic() - started > 2.5 * LEASE and not statuses:
-                        statuses.append(httpx.get(f"{url}/v1/responses/{response_id}").json()["status"])
-                        statuses.append(httpx.post(f"{url}/v1/responses", json={
-                            "model": model, "input": "y", "conversation": conversation}).status_code)
+        with streaming_on_a_conversation(url, model) as (conversation, response_id, answer):
+            started = time.monotonic()
+            statuses = []
+            for _ in answer.iter_lines():
+                if time.monotonic() - started > 2.5 * LEASE and not statuses:
+                    statuses.append(httpx.get(f"{url}/v1/responses/{response_id}").json()["status"])
+                    statuses.append(httpx.post(f"{url}/v1/responses", json={
+                        "model": model, "input": "y", "conversation": conversation}).status_code)
         assert statuses == ["in_progress", 409], "the lease and the conversation's hold were renewed"
         stored = wait_for_status(url, response_id, "completed")
         check_response(stored)
