@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orrery.store.schema import ID_LENGTH
 
@@ -35,3 +36,14 @@ def keyset_order(table: Any, key: Any, order: Order) -> tuple[Any, Any]:
     if order == "asc":
         return table.c.created_at.asc(), key.asc()
     return table.c.created_at.desc(), key.desc()
+
+
+async def keyset_page(connection: AsyncConnection, query: Select[Any], table: Any, key: Any, after: str | None,
+                      order: Order, *scope: Any) -> Select[Any]:
+    """``query`` ordered by the ``(created_at, key)`` keyset and, when the row ``key == after``
+    (within ``scope``) exists, narrowed to the rows after it."""
+    if after is not None and storable(after):
+        created_at = (await connection.execute(select(table.c.created_at).where(key == after, *scope))).scalar()
+        if created_at is not None:
+            query = query.where(after_cursor(table, key, created_at, after, order))
+    return query.order_by(*keyset_order(table, key, order))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, after_cursor, keyset_order, storable
+from orrery.store.common import Order, keyset_page, storable
 from orrery.store.schema import files
 
 
@@ -73,10 +73,6 @@ class FileStore:
         if purpose is not None:
             query = query.where(files.c.purpose == purpose)
         async with self.engine.connect() as connection:
-            if after is not None and storable(after):
-                cursor = (await connection.execute(select(files.c.created_at).where(files.c.id == after))).scalar()
-                if cursor is not None:
-                    query = query.where(after_cursor(files, files.c.id, cursor, after, order))
-            query = query.order_by(*keyset_order(files, files.c.id, order))
+            query = await keyset_page(connection, query, files, files.c.id, after, order)
             rows = (await connection.execute(query.limit(limit + 1))).all()
         return [_stored(row) for row in rows[:limit]], len(rows) > limit

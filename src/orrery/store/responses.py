@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orrery.store.common import Order, Page, after_cursor, keyset_order, storable
+from orrery.store.common import Order, Page, keyset_page, storable
 from orrery.store.conversations import append_write
 from orrery.store.response_leases import ResponseLeases
 from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
@@ -218,12 +218,7 @@ class ResponseStore:
             query = select(responses)
             if model is not None:
                 query = query.where(responses.c.model == model)
-            if after is not None and storable(after):
-                cursor = (await connection.execute(
-                    select(responses.c.created_at).where(responses.c.id == after))).scalar()
-                if cursor is not None:
-                    query = query.where(after_cursor(responses, responses.c.id, cursor, after, order))
-            query = query.order_by(*keyset_order(responses, responses.c.id, order))
+            query = await keyset_page(connection, query, responses, responses.c.id, after, order)
             rows = (await connection.execute(query.limit(limit + 1))).all()
             page = rows[:limit]
             outputs = await self._outputs(connection, [row.id for row in page])

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, after_cursor, keyset_order, storable
+from orrery.store.common import Order, keyset_page, storable
 from orrery.store.schema import vector_chunks, vector_store_file_batches, vector_store_files, vector_stores
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
@@ -101,12 +101,7 @@ class VectorStoreStore:
     async def list_page(self, *, after: str | None, limit: int, order: Order) -> tuple[list[StoredVectorStore], bool]:
         query = select(vector_stores.c.id)
         async with self.engine.connect() as connection:
-            if after is not None and storable(after):
-                cursor = (await connection.execute(
-                    select(vector_stores.c.created_at).where(vector_stores.c.id == after))).scalar()
-                if cursor is not None:
-                    query = query.where(after_cursor(vector_stores, vector_stores.c.id, cursor, after, order))
-            ordered = query.order_by(*keyset_order(vector_stores, vector_stores.c.id, order))
+            ordered = await keyset_page(connection, query, vector_stores, vector_stores.c.id, after, order)
             ids = list((await connection.execute(ordered.limit(limit + 1))).scalars().all())
         return await self._with_counts(ids[:limit]), len(ids) > limit
 
@@ -161,12 +156,8 @@ class VectorStoreStore:
         if batch_id is not None:
             query = query.where(table.c.batch_id == batch_id)
         async with self.engine.connect() as connection:
-            if after is not None and storable(after):
-                cursor = (await connection.execute(select(table.c.created_at).where(
-                    table.c.vector_store_id == store_id, table.c.file_id == after))).scalar()
-                if cursor is not None:
-                    query = query.where(after_cursor(table, table.c.file_id, cursor, after, order))
-            ordered = query.order_by(*keyset_order(table, table.c.file_id, order))
+            ordered = await keyset_page(connection, query, table, table.c.file_id, after, order,
+                                        table.c.vector_store_id == store_id)
             rows = (await connection.execute(ordered.limit(limit + 1))).all()
         return [_store_file(row) for row in rows[:limit]], len(rows) > limit
 
