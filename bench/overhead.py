@@ -227,19 +227,22 @@ def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str
         yield process, port
 
 
-def group_cpu_seconds(pgid: int) -> dict[int, float]:
-    """User + system CPU of every live process in the process group, by pid, from /proc."""
-    seconds = {}
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every live process's pid and its /proc/PID/stat fields after the command name (``state`` is
+    field 0, ``ppid`` 1, ``pgrp`` 2, ``utime`` 11, ``stime`` 12, ``cutime`` 13, ``cstime`` 14)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+            yield int(entry.name), (entry / "stat").read_text().rsplit(") ", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid:
-            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return seconds
+
+
+def group_cpu_seconds(pgid: int) -> dict[int, float]:
+    """User + system CPU of every live process in the process group, by pid, from /proc."""
+    return {pid: (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for pid, fields in process_stats() if int(fields[2]) == pgid}
 
 
 # load generators

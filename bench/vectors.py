@@ -56,7 +56,7 @@ import numpy as np
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from overhead import CLOCK_TICKS, machine_busy_seconds, sigterm_like_sigint
+from overhead import CLOCK_TICKS, machine_busy_seconds, process_stats, sigterm_like_sigint
 
 from orrery.embeddings.local import LocalEmbedder
 from orrery.files.chunking import chunk_text, count_tokens
@@ -131,14 +131,8 @@ def postgres_cpu_seconds(postmaster: int) -> float:
     """User + system CPU of a PostgreSQL server, from /proc: its postmaster, the backends it has
     reaped and those alive (each its own process group, so found by parent)."""
     seconds = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(entry.name) == postmaster:
+    for pid, fields in process_stats():
+        if pid == postmaster:
             seconds += sum(int(field) for field in fields[11:15]) / CLOCK_TICKS
         elif int(fields[1]) == postmaster:
             seconds += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
