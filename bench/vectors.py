@@ -50,7 +50,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, cast
+from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar, cast
 
 import numpy as np
 from sqlalchemy import event, text
@@ -65,6 +65,7 @@ from orrery.store.database import create_engine, migrate
 from orrery.store.vector_stores import VectorStoreStore, now_us
 from orrery.vectors.index import PostgresIndex, SqliteIndex, encode_vector, index_for
 
+T = TypeVar("T")
 DIMENSIONS = 384
 K = 10
 CHUNKS_PER_FILE = 1000
@@ -393,24 +394,15 @@ def ms_percentile(seconds: list[float], q: float) -> float:
     return float(np.percentile(np.array(seconds) * 1000, q))
 
 
-async def vector_searches(backend: Backend, queries: np.ndarray,
-                          allowed: set[tuple[str, str]]) -> tuple[list[list[int]], list[float]]:
+async def timed_searches(search: Callable[[Any, set[tuple[str, str]]], Awaitable[tuple[T, float]]],
+                         queries: Iterable[Any], allowed: set[tuple[str, str]]) -> tuple[list[T], list[float]]:
+    """One search per query, in turn: what each found, and how long each took."""
     found, seconds = [], []
     for query in queries:
-        hits, elapsed = await backend.vector_search(query, allowed)
+        hits, elapsed = await search(query, allowed)
         found.append(hits)
         seconds.append(elapsed)
     return found, seconds
-
-
-async def keyword_searches(backend: Backend, queries: list[str],
-                           allowed: set[tuple[str, str]]) -> tuple[list[int], list[float]]:
-    counts, seconds = [], []
-    for query in queries:
-        count, elapsed = await backend.keyword_search(query, allowed)
-        counts.append(count)
-        seconds.append(elapsed)
-    return counts, seconds
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
@@ -429,11 +421,11 @@ async def measure(backend: Backend, corpus: Corpus, size: int, meter: CpuMeter) 
     _, cold_s = await backend.vector_search(cold, allowed)
     stale_plan = await backend.plan()
     await backend.analyze()
-    await vector_searches(backend, warmup, allowed)
-    found, seconds = await vector_searches(backend, measured, allowed)
+    await timed_searches(backend.vector_search, warmup, allowed)
+    found, seconds = await timed_searches(backend.vector_search, measured, allowed)
     plan = await backend.plan()
-    await keyword_searches(backend, corpus.keyword_queries[:WARMUP_QUERIES], allowed)
-    counts, keyword_s = await keyword_searches(backend, corpus.keyword_queries[WARMUP_QUERIES:], allowed)
+    await timed_searches(backend.keyword_search, corpus.keyword_queries[:WARMUP_QUERIES], allowed)
+    counts, keyword_s = await timed_searches(backend.keyword_search, corpus.keyword_queries[WARMUP_QUERIES:], allowed)
     return SizeResult(backend.name, size, added, insert_s, added / insert_s, cold_s * 1000,
                       ms_percentile(seconds, 50), ms_percentile(seconds, 99),
                       recall(found, exact_top_k(corpus.vectors[:size], measured)),
