@@ -243,7 +243,7 @@ def load_settings(
             recording_mode=RecordingMode(values.get("recording_mode", "live")),
             recording_dir=Path(values["recording_dir"]).expanduser() if values.get("recording_dir") else None,
             web_search=_web_search(web_search_section, env),
-            response_lease=float(values.get("response_lease", 60.0)),
+            response_lease=float(values.get("response_lease", Settings.response_lease)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc

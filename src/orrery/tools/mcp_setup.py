@@ -67,8 +67,9 @@ async def prepare(request: CreateResponseRequest, history: list[dict[str, Any]],
     listed = await asyncio.gather(*(list_server_tools(recorder, tool, headers[tool.server_label], position)
                                     for position, tool in to_list))
     fresh = {tool.server_label: tools for (_, tool), tools in zip(to_list, listed)}
-    servers = [McpServer(tool, headers[tool.server_label], fresh.get(tool.server_label) or known.get(tool.server_label)
-                         or [], listed_now=tool.server_label in fresh) for _, tool in configs]
+    listings = {**known, **fresh}
+    servers = [McpServer(tool, headers[tool.server_label], listings[tool.server_label],
+                         listed_now=tool.server_label in fresh) for _, tool in configs]
     requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
     approved: dict[str, str] = {}
     calls: list[ModelCall] = []
