@@ -62,7 +62,8 @@ from orrery.embeddings.local import LocalEmbedder
 from orrery.files.chunking import chunk_text, count_tokens
 from orrery.ids import new_id
 from orrery.store.database import create_engine, migrate
-from orrery.store.vector_stores import VectorStoreStore, now_us
+from orrery.store.common import now_us
+from orrery.store.vector_stores import VectorStoreStore
 from orrery.vectors.index import PostgresIndex, SqliteIndex, encode_vector, index_for
 
 T = TypeVar("T")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,11 @@ Order = Literal["asc", "desc"]
 class Page:
     data: list[dict[str, Any]]
     has_more: bool
+
+
+def now_us() -> int:
+    """The time as the store keeps it: microseconds since the epoch."""
+    return time.time_ns() // 1000
 
 
 def storable(value: str, length: int = ID_LENGTH) -> bool:

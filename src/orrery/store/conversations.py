@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, Page, storable
+from orrery.store.common import Order, Page, now_us, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
@@ -21,10 +20,6 @@ class StoredConversation:
     id: str
     created_at_us: int
     metadata: dict[str, str]
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def append_write(conversation_id: str, items: list[dict[str, Any]], *, release: str | None = None) -> Write:
@@ -41,7 +36,7 @@ def append_write(conversation_id: str, items: list[dict[str, Any]], *, release: 
     write: Write = [(update(conversations).where(conversations.c.id == conversation_id).values(**values), None)]
     if items:
         count = select(conversations.c.item_count).where(conversations.c.id == conversation_id).scalar_subquery()
-        now = _now_us()
+        now = now_us()
         rows = insert(conversation_items).values(
             conversation_id=conversation_id, position=count - bindparam("back"), id=bindparam("item_id"),
             type=bindparam("item_type"), data=bindparam("item_data", type_=Json), created_at=now)
@@ -61,7 +56,7 @@ class ConversationStore:
 
     async def create(self, conversation_id: str, metadata: dict[str, str],
                      items: list[dict[str, Any]]) -> StoredConversation:
-        created_at_us = _now_us()
+        created_at_us = now_us()
         row = {"id": conversation_id, "created_at": created_at_us, "metadata": metadata, "item_count": 0}
         await self.writer.submit([(insert(conversations), [row]), *append_write(conversation_id, items)])
         return StoredConversation(conversation_id, created_at_us, metadata)
@@ -108,7 +103,7 @@ class ConversationStore:
         """Let one stored response at a time run on a conversation."""
         if not storable(conversation_id):
             return "missing"
-        now = _now_us()
+        now = now_us()
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 update(conversations)

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 from sqlalchemy import and_, select, update
 
+from orrery.store.common import now_us
 from orrery.store.schema import conversations, responses
 from orrery.store.writer import BatchWriter, Write
 
-DEFAULT_SECONDS = 60.0
 ABANDONED = {"code": "server_error", "message": "The server running this response stopped before it finished."}
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 class ResponseLeases:
-    def __init__(self, writer: BatchWriter, seconds: float = DEFAULT_SECONDS) -> None:
+    def __init__(self, writer: BatchWriter, seconds: float) -> None:
         """``seconds``: how long a response outlives its process before it is marked failed."""
         self.writer = writer
         self.seconds = seconds
@@ -36,7 +31,7 @@ class ResponseLeases:
         self._task: asyncio.Task[None] | None = None
 
     def expiry(self) -> int:
-        return _now_us() + int(self.seconds * 1_000_000)
+        return now_us() + int(self.seconds * 1_000_000)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="orrery-response-leases")
@@ -53,7 +48,7 @@ class ResponseLeases:
             self.writer.submit_detached(self.renew_and_sweep())
 
     def renew_and_sweep(self) -> Write:
-        now = _now_us()
+        now = now_us()
         write: Write = []
         if self.running:
             running = list(self.running)

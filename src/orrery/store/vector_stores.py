@@ -9,17 +9,13 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orrery.store.common import Order, keyset_page, storable
+from orrery.store.common import Order, keyset_page, now_us, storable
 from orrery.store.schema import vector_chunks, vector_store_file_batches, vector_store_files, vector_stores
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
 CLAIM_SECONDS = 20
 """How long a claim on a queued file lasts unless renewed; the ingesting process renews it
 while it works, so a file whose process died is taken over this long after."""
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from orrery.errors import InvalidRequest, NotFound
 from orrery.files.service import FileService
 from orrery.ids import new_id
 from orrery.store.common import Order
-from orrery.store.vector_stores import StoredStoreFile, StoredVectorStore, VectorStoreStore, now_us
+from orrery.store.common import now_us
+from orrery.store.vector_stores import StoredStoreFile, StoredVectorStore, VectorStoreStore
 from orrery.vectors.filters import matches
 from orrery.vectors.index import Hit, PostgresIndex, SqliteIndex, reciprocal_rank_fusion
 from orrery.vectors.ingestion import DEFAULT_CHUNKING, Ingester
