@@ -46,6 +46,15 @@ def public_url(server_url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def request_headers(headers: dict[str, str] | None, authorization: str | None) -> dict[str, str]:
+    """The HTTP headers for an ``mcp`` tool: its ``headers``, with ``authorization`` as a bearer token."""
+    result = dict(headers or {})
+    if authorization:
+        result = {name: value for name, value in result.items() if name.lower() != "authorization"}
+        result["Authorization"] = f"Bearer {authorization}"
+    return result
+
+
 def _arguments(arguments: str) -> dict[str, Any]:
     try:
         parsed = json.loads(arguments or "{}")

@@ -48,15 +48,6 @@ class McpServerError(Exception):
         self.status = status
 
 
-def request_headers(headers: dict[str, str] | None, authorization: str | None) -> dict[str, str]:
-    """The HTTP headers for an ``mcp`` tool: its ``headers``, with ``authorization`` as a bearer token."""
-    result = dict(headers or {})
-    if authorization:
-        result = {name: value for name, value in result.items() if name.lower() != "authorization"}
-        result["Authorization"] = f"Bearer {authorization}"
-    return result
-
-
 async def list_tools(server_url: str, headers: dict[str, str], *, connect_timeout: float = CONNECT_TIMEOUT,
                      timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     """Every tool the server offers, in the shape of OpenAI's ``McpListToolsTool``."""

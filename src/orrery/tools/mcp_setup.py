@@ -10,7 +10,7 @@ from typing import Any
 from orrery.errors import InvalidRequest
 from orrery.recording.tools import ToolRecorder
 from orrery.tools.base import ModelCall, ServerTool
-from orrery.tools.mcp import APPROVAL_PREFIX, McpRunner, McpServer, list_server_tools
+from orrery.tools.mcp import APPROVAL_PREFIX, McpRunner, McpServer, list_server_tools, request_headers
 from orrery.wire.requests import CreateResponseRequest, McpTool
 
 
@@ -61,8 +61,7 @@ async def prepare(request: CreateResponseRequest, history: list[dict[str, Any]],
         return McpSetup()
     context = [*history, *input_items]
     known = _known_listings(context)
-    from orrery.tools import mcp_client  # see mcp.list_server_tools
-    headers = {tool.server_label: mcp_client.request_headers(tool.headers, tool.authorization) for _, tool in configs}
+    headers = {tool.server_label: request_headers(tool.headers, tool.authorization) for _, tool in configs}
     to_list = [(position, tool) for position, tool in configs if tool.server_label not in known]
     listed = await asyncio.gather(*(list_server_tools(recorder, tool, headers[tool.server_label], position)
                                     for position, tool in to_list))
