@@ -6,7 +6,6 @@ import logging
 import os
 from contextlib import asynccontextmanager
 from functools import partial
-from dataclasses import dataclass
 from typing import AsyncIterator
 
 import orjson
@@ -27,7 +26,6 @@ from orrery.inference.router import ModelRouter
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
 from orrery.store.response_leases import ResponseLeases
-from orrery.tools.web_search import WebSearchClient
 from orrery.responses.service import ResponseService
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.conversations.service import ConversationService
@@ -43,20 +41,14 @@ from orrery.vectors.index import index_for
 from orrery.vectors.ingestion import Ingester
 from orrery.vectors.service import VectorStoreService
 from orrery.store.writer import BatchWriter
+from orrery.services import Services
+from orrery.tools.base import ToolSetup, unwrapped
+from orrery.tools.toolset import ToolRegistry
 
 log = logging.getLogger("orrery")
 
 SETTINGS_ENV = "ORRERY_SETTINGS_JSON"
 MIGRATED_ENV = "ORRERY_MIGRATED"
-
-
-@dataclass
-class Services:
-    router: ModelRouter
-    responses: ResponseService
-    conversations: ConversationService
-    files: FileService
-    vector_stores: VectorStoreService
 
 
 def _error_response(error: APIError) -> Response:
@@ -103,8 +95,6 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         leases.start()
         recorder = Recorder.from_settings(settings)
         router = ModelRouter.from_config(settings.providers, recorder)
-        web_search = WebSearchClient(settings.web_search, recorder.tools if recorder else None) \
-            if settings.web_search else None
         conversations = ConversationService(ConversationStore(engine, writer, settings.response_lease))
         files = FileService(FileStore(engine), BlobStore(settings.data_dir / "files"))
         vector_store_store = VectorStoreStore(engine)
@@ -116,10 +106,11 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         ingester = Ingester(vector_store_store, files, embedder, index)
         ingester.start()
         vector_stores = VectorStoreService(vector_store_store, files, index, ingester, embedder)
+        tools = ToolRegistry.start(ToolSetup(settings, vector_stores,
+                                             recorder.wrap_tool_transport if recorder else unwrapped))
         app.state.services = Services(
             router=router,
-            responses=ResponseService(router, ResponseStore(engine, writer, leases), conversations, vector_stores,
-                                      web_search, recorder.tools if recorder else None),
+            responses=ResponseService(router, ResponseStore(engine, writer, leases), conversations, tools),
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,
@@ -131,8 +122,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await leases.close()
             await writer.close()
             await router.aclose()
-            if web_search is not None:
-                await web_search.aclose()
+            await tools.aclose()
             await engine.dispose()
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)

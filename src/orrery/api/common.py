@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from orrery.errors import InvalidRequest
-from orrery.wire.requests import INCLUDABLE
+from orrery.services import Services
+from orrery.wire.responses import INCLUDABLE
 
 
 class JSONBody(Response):
@@ -50,8 +51,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def services(request: Request) -> Any:
-    return request.app.state.services
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
 
 
 def include_param(request: Request) -> list[str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from orrery.api.common import JSONBody, include_param, json_body, services
-from orrery.wire.requests import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
+from orrery.wire.conversations import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
 from orrery.wire.validation import parse_request
 
 router = APIRouter()

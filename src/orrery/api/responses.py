@@ -13,7 +13,7 @@ from orrery.api.disconnect import unless_disconnected
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
 from orrery.responses.service import failure_error
-from orrery.wire.requests import CreateResponseRequest
+from orrery.wire.responses import CreateResponseRequest
 from orrery.wire.validation import parse_request
 
 router = APIRouter()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from orrery.api.common import JSONBody, json_body, services
-from orrery.wire.requests import (CreateFileBatchRequest, CreateVectorStoreFileRequest, CreateVectorStoreRequest,
+from orrery.wire.vector_stores import (CreateFileBatchRequest, CreateVectorStoreFileRequest, CreateVectorStoreRequest,
                                   SearchRequest, UpdateVectorStoreFileRequest, UpdateVectorStoreRequest)
 from orrery.wire.validation import parse_request
 

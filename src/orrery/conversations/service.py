@@ -8,9 +8,10 @@ from typing import Any
 from orrery.errors import Conflict, InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.store.common import Order
-from orrery.store.conversations import ConversationStore, StoredConversation
+from orrery.store.conversations import ConversationHold, ConversationStore, StoredConversation
+from orrery.tools.registry import visible_item
 from orrery.wire import objects
-from orrery.wire.requests import InputItem
+from orrery.wire.items import InputItem
 
 CONVERSATION_ID = re.compile(r"^conv_[A-Za-z0-9_-]{1,123}$")
 
@@ -67,14 +68,14 @@ class ConversationService:
         stored = conversation_items(items)
         if not await self.store.append(conversation_id, stored):
             raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation_id")
-        return objects.list_page([objects.visible_item(item, include) for item in stored], has_more=False)
+        return objects.list_page([visible_item(item, include) for item in stored], has_more=False)
 
     async def list_items(self, conversation_id: str, *, after: str | None, limit: int, order: Order,
                          include: list[str]) -> dict[str, Any]:
         """Items as stored; tool results and sources only when ``include`` asks for them."""
         await self._existing(conversation_id)
         page = await self.store.items_page(conversation_id, after=after, limit=limit, order=order)
-        return objects.list_page([objects.visible_item(item, include) for item in page.data], page.has_more)
+        return objects.list_page([visible_item(item, include) for item in page.data], page.has_more)
 
     async def retrieve_item(self, conversation_id: str, item_id: str, include: list[str]) -> dict[str, Any]:
         await self._existing(conversation_id)
@@ -82,7 +83,7 @@ class ConversationService:
         if item is None:
             raise NotFound(f"Item with id '{item_id}' not found in conversation '{conversation_id}'.",
                            param="item_id")
-        return objects.visible_item(item, include)
+        return visible_item(item, include)
 
     async def delete_item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
         stored = await self._existing(conversation_id)
@@ -91,26 +92,28 @@ class ConversationService:
                            param="item_id")
         return conversation_view(stored)
 
-    async def history_for(self, conversation_id: str, response_id: str | None) -> list[dict[str, Any]]:
-        """The items a response in the conversation starts from.
+    async def history_for(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The items a response that is not stored starts from."""
+        self.check_id(conversation_id, param="conversation")
+        if await self.store.get(conversation_id) is None:
+            raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation")
+        return await self.store.all_items(conversation_id)
 
-        A stored response (``response_id`` given) first takes the conversation's lease: one stored
-        response runs on a conversation at a time, and a second one gets a 409 at once rather
-        than waiting, so no turn is built on a history that is about to change.
+    async def hold_for(self, conversation_id: str, response_id: str) -> tuple[ConversationHold, list[dict[str, Any]]]:
+        """The hold a stored response takes on its conversation, and the items it starts from.
+
+        One stored response runs on a conversation at a time: a second one gets a 409 at once
+        rather than waiting, so no turn is built on a history that is about to change.
         """
         self.check_id(conversation_id, param="conversation")
-        if response_id is None:
-            if await self.store.get(conversation_id) is None:
-                raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation")
-            return await self.store.all_items(conversation_id)
-        lease = await self.store.acquire(conversation_id, response_id)
-        if lease == "missing":
+        hold = await self.store.acquire(conversation_id, response_id)
+        if hold == "missing":
             raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation")
-        if lease == "busy":
+        if hold == "busy":
             raise Conflict(f"Another response is in progress on conversation '{conversation_id}'; "
                            "retry when it has finished.", param="conversation", code="conversation_locked")
         try:
-            return await self.store.all_items(conversation_id)
+            return hold, await self.store.all_items(conversation_id)
         except BaseException:
-            self.store.release(conversation_id, response_id)
+            hold.release()
             raise

@@ -10,15 +10,16 @@ import httpx2
 
 from orrery.config import ProviderConfig, RecordingMode, Settings
 from orrery.recording.storage import RecordingStore
-from orrery.recording.tools import ToolRecorder
+from orrery.recording.tools import RecordingToolTransport
 from orrery.recording.transport import RecordingTransport
+from orrery.tools.base import ToolTransport
 
 
 class Recorder:
     def __init__(self, mode: RecordingMode, directory: Path) -> None:
         self.mode = mode
         self.store = RecordingStore(directory)
-        self.tools = ToolRecorder(self.store, mode)
+        self._tool_replays: dict[str, bytes] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Recorder | None:
@@ -37,3 +38,7 @@ class Recorder:
             return RecordingTransport(inner, self.store, self.mode, base_path=base_path)
 
         return wrap
+
+    def wrap_tool_transport(self, inner: ToolTransport) -> ToolTransport:
+        """Puts recording between a server-side tool and its service."""
+        return RecordingToolTransport(inner, self.store, self.mode, self._tool_replays)

@@ -1,17 +1,18 @@
-"""Record and replay of server-side tool invocations (web searches, MCP calls).
+"""Record and replay of server-side tool invocations (web searches, MCP calls), as a layer around
+the tool's transport, the way ``transport`` wraps an upstream's.
 
 A tool recording has the layout of every other one, with ``request = {test_id, provider,
 tool_name, kwargs}`` and the tool's JSON result as ``response.body``. Its hash is taken over that
 request object (normalized like bodies), so each test keeps its own recordings, as it does for
 upstream calls. ``kwargs`` are what the tool was asked, never how it was reached: no headers,
-keys or MCP authorization belong in them.
+keys or MCP authorization belong in them (those travel in the invocation's ``reach``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -19,21 +20,13 @@ from orrery.config import RecordingMode
 from orrery.recording.context import current_test_id
 from orrery.recording.hashing import normalize_body
 from orrery.recording.storage import RecordingStore
+from orrery.tools.base import ToolError, ToolInvocation, ToolTransport, ToolUnavailable
 
 RESULT_TYPE = "orrery.tool_result"
 ERROR_TYPE = "orrery.tool_error"
 
 
-class ToolInvocationError(Exception):
-    """A tool invocation failed in a way worth recording: replay raises it again, same message and
-    ``status`` (the HTTP status the tool's service answered with, when that was the failure)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ToolRecordingNotFound(Exception):
+class ToolRecordingNotFound(ToolUnavailable):
     """Replay mode met a tool invocation it has no recording for."""
 
 
@@ -41,21 +34,25 @@ def tool_request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(normalize_body(request), sort_keys=True).encode()).hexdigest()
 
 
-Invocation = Callable[[], Awaitable[Any]]
+class RecordingToolTransport:
+    """Invokes the inner transport, or answers from (and writes to) the recordings directory.
 
+    A failed invocation (``ToolError``) is recorded too, and replays as the same failure, same
+    message and ``status``."""
 
-class ToolRecorder:
-    """Runs a tool invocation, or answers it from (and writes it to) the recordings directory."""
-
-    def __init__(self, store: RecordingStore, mode: RecordingMode) -> None:
+    def __init__(self, inner: ToolTransport, store: RecordingStore, mode: RecordingMode,
+                 replays: dict[str, bytes]) -> None:
+        """``replays``: recorded bodies already read, by hash, shared by every tool: a replay reads
+        each file once."""
+        self.inner = inner
         self.store = store
         self.mode = mode
-        self._replays: dict[str, bytes] = {}
-        """Recorded bodies already read, by hash: a replay reads each file once."""
+        self._replays = replays
 
-    async def invoke(self, provider: str, tool_name: str, kwargs: dict[str, Any], invocation: Invocation) -> Any:
+    async def invoke(self, invocation: ToolInvocation) -> Any:
+        tool_name, provider = invocation.tool_name, invocation.provider
         request = {"test_id": current_test_id.get(), "provider": provider, "tool_name": tool_name,
-                   "kwargs": kwargs}
+                   "kwargs": invocation.kwargs}
         digest = tool_request_hash(request)
         if self.mode in (RecordingMode.REPLAY, RecordingMode.RECORD_IF_MISSING):
             body = self._recorded_body(digest)
@@ -68,8 +65,8 @@ class ToolRecorder:
                     f"{request['test_id']!r}) in {self.store.directory}; record it by running the same test "
                     "with ORRERY_RECORDING_MODE=record-if-missing where the tool can be reached")
         try:
-            result = await invocation()
-        except ToolInvocationError as exc:
+            result = await self.inner.invoke(invocation)
+        except ToolError as exc:
             error: dict[str, Any] = {"message": str(exc)}
             if exc.status is not None:
                 error["status"] = exc.status
@@ -98,13 +95,5 @@ class ToolRecorder:
 
 def _replayed(body: dict[str, Any]) -> Any:
     if body.get("__type__") == ERROR_TYPE:
-        raise ToolInvocationError(body["__data__"]["message"], body["__data__"].get("status"))
+        raise ToolError(body["__data__"]["message"], body["__data__"].get("status"))
     return body["__data__"]
-
-
-async def invoke(recorder: ToolRecorder | None, provider: str, tool_name: str, kwargs: dict[str, Any],
-                 invocation: Invocation) -> Any:
-    """``invocation()`` itself in live mode (no recorder), else through the recorder."""
-    if recorder is None:
-        return await invocation()
-    return await recorder.invoke(provider, tool_name, kwargs, invocation)

@@ -6,16 +6,17 @@ them. A user message given as a string stays a string; content parts become chat
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from itertools import chain
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from orrery.responses.citations import with_markers
-from orrery.tools import file_search as knowledge_search
-from orrery.tools import mcp, web_search
-from orrery.tools.history import REPLAYED_CALLS
-from orrery.wire.requests import AllowedTool, CreateResponseRequest, FunctionChoice, HostedToolChoice, Tool
+from orrery.tools.base import ChatFunction
+from orrery.tools.file_citations import with_markers
+from orrery.tools.registry import HistoryReplay, key_of
+from orrery.wire.responses import CreateResponseRequest
 
-McpFunctions = Callable[[str], list[dict[str, Any]]]
+Message = dict[str, Any]
+"""A chat-completions message."""
 CHAT_ROLE = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
@@ -92,26 +93,17 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
         calls.append({"index": len(calls), "id": call_id, "type": "function",
                       "function": {"name": name, "arguments": arguments}})
 
-    approval_requests: dict[str, dict[str, Any]] = {}
+    replay = HistoryReplay()
     for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
-        if kind == "mcp_approval_request":
-            approval_requests[item["id"]] = item
-            continue
-        asked = approval_requests.get(item.get("approval_request_id", "")) if kind == "mcp_approval_response" else None
-        if asked is not None and not item.get("approve"):
-            call_id = asked["id"].removeprefix(mcp.APPROVAL_PREFIX)
-            add_call(call_id, asked["name"], asked["arguments"])
-            answered.append({"role": "tool", "tool_call_id": call_id, "content": mcp.DECLINED})
-            continue
         if kind == "function_call":
             add_call(item["call_id"], item["name"], item["arguments"])
             continue
-        replay = REPLAYED_CALLS.get(kind)
-        if replay is not None:
-            call, content = replay(item)
-            add_call(call.call_id, call.name, call.arguments)
-            answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+        replayed = replay(item)
+        if replayed is not None and (replayed.calls or not replayed.ends_turn):
+            for call, content in replayed.calls:
+                add_call(call.call_id, call.name, call.arguments)
+                answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
             continue
         messages.extend(answered)
         answered = []
@@ -138,41 +130,15 @@ def _response_format(request: CreateResponseRequest) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": schema}
 
 
-def _tool_name(tool: Tool | AllowedTool | HostedToolChoice | FunctionChoice) -> str:
-    if tool.type == "file_search":
-        return knowledge_search.FUNCTION_NAME
-    if tool.type.startswith("web_search"):
-        return web_search.FUNCTION_NAME
-    if tool.type == "mcp":
-        return f"mcp:{tool.server_label}"
-    return tool.name
-
-
-def _chat_tools_of(tool: Tool, mcp_functions: McpFunctions) -> list[dict[str, Any]]:
-    if tool.type == "file_search":
-        return [knowledge_search.KNOWLEDGE_SEARCH]
-    if tool.type.startswith("web_search"):
-        return [web_search.WEB_SEARCH]
-    if tool.type == "mcp":
-        return mcp_functions(tool.server_label)
-    function: dict[str, Any] = {"name": tool.name}
-    if tool.description is not None:
-        function["description"] = tool.description
-    if tool.parameters is not None:
-        function["parameters"] = tool.parameters
-    if tool.strict is not None:
-        function["strict"] = tool.strict
-    return [{"type": "function", "function": function}]
-
-
-def _chat_tools(request: CreateResponseRequest, mcp_functions: McpFunctions) -> tuple[list[dict[str, Any]], Any]:
-    """Tools in chat shape (``file_search`` offered as the ``knowledge_search`` function, web search
-    as ``web_search``) and the chat ``tool_choice``.
+def _chat_tools(request: CreateResponseRequest,
+                functions: Mapping[int, list[ChatFunction]]) -> tuple[list[ChatFunction], Any]:
+    """The functions the request's tools offer, in chat shape, and the chat ``tool_choice``.
 
     ``allowed_tools`` narrows the offered tools to the allowed ones, which every backend
     understands, rather than relying on the newer chat ``allowed_tools`` choice.
     """
     tools = request.tools or []
+    positions = list(range(len(tools)))
     choice = request.tool_choice
     chat_choice: Any = None
     if isinstance(choice, str):
@@ -180,23 +146,19 @@ def _chat_tools(request: CreateResponseRequest, mcp_functions: McpFunctions) -> 
     elif choice is not None and choice.type == "mcp":
         chat_choice = {"type": "function", "function": {"name": choice.name}} if choice.name else "required"
     elif choice is not None and choice.type != "allowed_tools":
-        chat_choice = {"type": "function", "function": {"name": _tool_name(choice)}}
+        chat_choice = {"type": "function", "function": {"name": key_of(choice)}}
     elif choice is not None:
-        allowed = {_tool_name(t) for t in choice.tools}
-        tools = [t for t in tools if _tool_name(t) in allowed]
+        allowed = {key_of(tool) for tool in choice.tools}
+        positions = [position for position in positions if key_of(tools[position]) in allowed]
         chat_choice = choice.mode
-    return [function for tool in tools for function in _chat_tools_of(tool, mcp_functions)], chat_choice
+    return [function for position in positions for function in functions.get(position, ())], chat_choice
 
 
-def _no_mcp_functions(server_label: str) -> list[dict[str, Any]]:
-    return []
-
-
-def chat_request_body(request: CreateResponseRequest, upstream_model: str, messages: list[dict[str, Any]],
-                      mcp_functions: McpFunctions = _no_mcp_functions) -> dict[str, Any]:
+def chat_request_body(request: CreateResponseRequest, upstream_model: str, messages: list[Message],
+                      functions: Mapping[int, list[ChatFunction]]) -> dict[str, Any]:
     """The upstream chat-completions body; only parameters the client set are sent.
 
-    ``mcp_functions`` gives the functions an ``mcp`` tool offers, by server label.
+    ``functions``: the chat functions each of the request's tools offers, by its position.
     """
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
     if request.temperature is not None:
@@ -221,7 +183,7 @@ def chat_request_body(request: CreateResponseRequest, upstream_model: str, messa
         body["reasoning_effort"] = request.reasoning.effort
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
-    chat_tools, chat_choice = _chat_tools(request, mcp_functions)
+    chat_tools, chat_choice = _chat_tools(request, functions)
     if chat_tools:
         body["tools"] = chat_tools
         if request.parallel_tool_calls is not None:

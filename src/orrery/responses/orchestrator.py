@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from orrery.inference.errors import UpstreamError
 from orrery.responses.events import EventCounter
 from orrery.responses.output_items import OutputItems
-from orrery.tools.base import ModelCall, ServerTool, ServerTools
-from orrery.recording.tools import ToolRecordingNotFound
 from orrery.store.writer import StoreWriteError
+from orrery.tools.base import ModelCall, OpeningItem, ServerTool, ToolUnavailable
+from orrery.tools.registry import CALL_ITEM_TYPES, visible_item
+from orrery.tools.toolset import Toolset
 from orrery.wire import objects
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,6 @@ log = logging.getLogger(__name__)
 MAX_TURNS = 8
 """Upstream calls one response may make while the model keeps calling server-side tools."""
 
-SERVER_CALL_TYPES = frozenset({"file_search_call", "web_search_call", "mcp_call", "mcp_approval_request"})
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -32,7 +33,7 @@ class ChatStreamer(Protocol):
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class RunRecorder(Protocol):
+class RunRecord(Protocol):
     """Where a stored response's final state goes; ``None`` for ``store=false``."""
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None: ...
@@ -49,37 +50,30 @@ class ResponseRun:
         params: dict[str, Any],
         provider: ChatStreamer,
         chat_body: dict[str, Any],
-        recorder: RunRecorder | None,
+        record: RunRecord | None,
         include_logprobs: bool,
-        server_tools: ServerTools | None = None,
-        citable_files: dict[str, str] | None = None,
-        citable_pages: dict[str, str] | None = None,
-        listings: list[dict[str, Any]] | None = None,
-        opening_calls: list[tuple[ServerTool, ModelCall]] | None = None,
+        toolset: Toolset | None = None,
     ) -> None:
-        """``citable_files`` and ``citable_pages``: see ``OutputItems``. ``listings``:
-        ``mcp_list_tools`` items shown first; ``opening_calls``: calls the client approved, run
-        before the model's first turn."""
+        """``record``: where the response's state is stored, ``None`` for ``store: false``;
+        ``toolset``: the request's tools, with the items shown and the calls run before the
+        model's first turn."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
         self.provider = provider
         self.chat_body = chat_body
-        self.recorder = recorder
+        self.record = record
         self.usage: dict[str, Any] | None = None
         self.failure: UpstreamError | None = None
         self.final: dict[str, Any] | None = None
         self._event = EventCounter()
-        self.items = OutputItems(self._event, server_tools=server_tools or ServerTools([]),
-                                 include_logprobs=include_logprobs, citable_files=citable_files,
-                                 citable_pages=citable_pages)
+        self.toolset = toolset or Toolset()
+        self.items = OutputItems(self._event, toolset=self.toolset, include_logprobs=include_logprobs)
         self.output = self.items.output
-        self.listings = listings or []
-        self.opening_calls = opening_calls or []
         self._started = False
 
     def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
-        return objects.visible_item(item, self.params["include"])
+        return visible_item(item, self.params["include"])
 
     def snapshot(self, status: str, **fields: Any) -> dict[str, Any]:
         return objects.response_object(
@@ -90,9 +84,9 @@ class ResponseRun:
     def abandon_if_unstarted(self) -> None:
         """Store the response as cancelled if its events were never asked for (its client left
         before the first byte), so it neither stays ``in_progress`` nor holds its conversation."""
-        if not self._started and self.recorder is not None:
+        if not self._started and self.record is not None:
             self._started = True
-            self.recorder.abandon(self._stored(self.snapshot("cancelled")))
+            self.record.abandon(self._stored(self.snapshot("cancelled")))
 
     async def event_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         """The response's events, in batches that leave the server together: those one upstream
@@ -105,11 +99,11 @@ class ResponseRun:
         finished = False
         body = self.chat_body
         try:
-            for listing in self.listings:
-                yield self._listing_events(listing)
-            if self.opening_calls:
+            for opening in self.toolset.opening_items:
+                yield self._opening_events(opening)
+            if self.toolset.opening_calls:
                 answered: list[tuple[ModelCall, Any]] = []
-                async for out in self._run_server_calls(self.opening_calls, answered):
+                async for out in self._run_server_calls(self.toolset.opening_calls, answered):
                     yield [out]
                 if answered:
                     body = self._next_turn(body, answered, "")
@@ -153,8 +147,8 @@ class ResponseRun:
             finished = True
             yield [*closed, terminal]
         finally:
-            if not finished and self.recorder is not None:
-                self.recorder.abandon(self._stored(self.snapshot("cancelled")))
+            if not finished and self.record is not None:
+                self.record.abandon(self._stored(self.snapshot("cancelled")))
 
     def _stored(self, response: dict[str, Any]) -> dict[str, Any]:
         """What the store keeps: every item whole, search results included, whatever was shown."""
@@ -168,17 +162,17 @@ class ResponseRun:
         limit = self.params["max_tool_calls"]
         if limit is None:
             return None
-        made = sum(item["type"] in SERVER_CALL_TYPES for item in self.output)
+        made = sum(item["type"] in CALL_ITEM_TYPES for item in self.output)
         return max(0, limit - made)
 
-    def _listing_events(self, listing: dict[str, Any]) -> list[dict[str, Any]]:
-        """An MCP server's tool listing, fetched before the stream started, as its item and events."""
-        open_item, added = self.items.add_item(listing)
-        ids = {"item_id": listing["id"], "output_index": open_item.index}
-        return [{**added, "item": {**listing, "tools": []}},
-                self._event("response.mcp_list_tools.in_progress", **ids),
-                self._event("response.mcp_list_tools.completed", **ids),
-                self._event("response.output_item.done", output_index=open_item.index, item=listing)]
+    def _opening_events(self, opening: OpeningItem) -> list[dict[str, Any]]:
+        """An item the tools made before the stream started (an MCP tool listing), with its events."""
+        item = opening.item
+        open_item, added = self.items.add_item(item)
+        ids = {"item_id": item["id"], "output_index": open_item.index}
+        return [{**added, "item": opening.announced},
+                *(self._event(event_type, **ids, **fields) for event_type, fields in opening.events),
+                self._event("response.output_item.done", output_index=open_item.index, item=item)]
 
     async def _run_server_calls(self, calls: list[tuple[ServerTool, ModelCall]],
                                 answered: list[tuple[ModelCall, Any]]) -> AsyncIterator[dict[str, Any]]:
@@ -194,7 +188,7 @@ class ResponseRun:
             try:
                 async for event_type, fields in tool.run(call, item):
                     yield self._event(event_type, **ids, **fields)
-            except ToolRecordingNotFound as exc:
+            except ToolUnavailable as exc:
                 item["status"] = "failed"
                 self.failure = UpstreamError("connect", str(exc))
             except Exception:
@@ -231,9 +225,9 @@ class ResponseRun:
         else:
             fields["completed_at"] = completed_at_us // 1_000_000 if completed_at_us else None
         self.final = self.snapshot(status, **fields)
-        if self.recorder is not None:
+        if self.record is not None:
             try:
-                await self.recorder.finish(self._stored(self.final), completed_at_us)
+                await self.record.finish(self._stored(self.final), completed_at_us)
             except StoreWriteError:
                 log.error("response %s was answered but could not be stored", self.response_id)
         return self._event(f"response.{status}", response=self.final)

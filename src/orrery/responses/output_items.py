@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from orrery.ids import new_id
-from orrery.responses.citations import CitationFilter
 from orrery.responses.events import EventCounter
-from orrery.tools import web_search as web_search_tool
-from orrery.tools.base import ModelCall, ServerTool, ServerTools
+from orrery.tools.base import Citations, ModelCall, ServerTool, TextFilter
+from orrery.tools.toolset import Toolset
 from orrery.wire import objects
 
 
@@ -50,24 +49,21 @@ class _OpenItem:
 class OutputItems:
     """The output of one response, item by item, as the upstream streams it."""
 
-    def __init__(self, event: EventCounter, *, server_tools: ServerTools, include_logprobs: bool,
-                 citable_files: dict[str, str] | None, citable_pages: dict[str, str] | None) -> None:
-        """``citable_files``: file id → filename of the files the model may cite as ``<|file-…|>``,
-        filled in as file searches find them; ``citable_pages``: URL → title of the pages web
-        searches found, cited as markdown links. ``None`` when nothing of the kind can be cited."""
+    def __init__(self, event: EventCounter, *, toolset: Toolset, include_logprobs: bool) -> None:
+        """``toolset``: the request's tools, which run the calls of server-side functions and say
+        what the answer may cite (filled in as they run)."""
         self.output: list[dict[str, Any]] = []
         self._event = event
-        self.server_tools = server_tools
+        self.toolset = toolset
         self.include_logprobs = include_logprobs
-        self.citable_files = citable_files
-        self.citable_pages = citable_pages
+        self._cited: list[Citations] = toolset.citations
         self._message: _OpenItem | None = None
         self._reasoning: _OpenItem | None = None
         self._refusal: _OpenItem | None = None
         self._calls: dict[int, _OpenItem] = {}
         self._open_call: _OpenItem | None = None
         self._server_calls: dict[int, _OpenItem] = {}
-        self._citations: CitationFilter | None = None
+        self._citations: TextFilter | None = None
 
     def turn_text(self) -> str:
         """The text the model wrote this turn, as it wrote it (citation markers included)."""
@@ -141,7 +137,7 @@ class OutputItems:
         if self._message is None:
             events += self.close_all("completed")
             self._message, added = self.add_item(objects.message_item(new_id("msg")))
-            self._citations = CitationFilter(self.citable_files) if self.citable_files is not None else None
+            self._citations = next((f for f in (c.stream_filter() for c in self._cited) if f is not None), None)
             events.append(added)
             events.append(self._event(
                 "response.content_part.added", item_id=self._message.item["id"],
@@ -176,7 +172,7 @@ class OutputItems:
         function = call.get("function") or {}
         server_call = self._server_calls.get(position)
         if server_call is None and self._calls.get(position) is None:
-            tool = self.server_tools.for_function(function.get("name"))
+            tool = self.toolset.for_function(function.get("name"))
             if tool is not None:
                 server_call = self._server_calls[position] = _OpenItem(
                     {"call_id": call.get("id") or new_id("call"), "name": function["name"], "tool": tool}, -1)
@@ -248,8 +244,8 @@ class OutputItems:
             annotations = self._citations.annotations
             self._citations = None
         text = "".join(open_item.shown)
-        if self.citable_pages:
-            links = web_search_tool.url_citations(text, self.citable_pages)
+        for cited in self._cited:
+            links = cited.annotations(text)
             events += [self._event("response.output_text.annotation.added", item_id=item["id"], output_index=index,
                                    content_index=0, annotation_index=len(annotations) + offset, annotation=link)
                        for offset, link in enumerate(links)]

@@ -5,22 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from orrery.conversations.service import ConversationService
 from orrery.errors import APIError, InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
 from orrery.responses.convert import chat_request_body, items_to_messages
-from orrery.responses.orchestrator import ResponseRun
-from orrery.conversations.service import ConversationService
+from orrery.responses.orchestrator import ChatStreamer, ResponseRun
 from orrery.store.common import Order
+from orrery.store.conversations import ConversationHold
 from orrery.store.responses import ResponseStore, StoredResponse
-from orrery.recording.tools import ToolRecorder
-from orrery.tools import mcp_setup
-from orrery.tools.base import ServerTools
-from orrery.tools.file_search import FileSearchRunner
-from orrery.tools.web_search import WebSearchClient, WebSearchRunner
-from orrery.vectors.service import VectorStoreService
+from orrery.tools.registry import visible_item
+from orrery.tools.toolset import ToolRegistry
 from orrery.wire import objects
-from orrery.wire.requests import CreateResponseRequest
+from orrery.wire.responses import CreateResponseRequest
 
 NOT_READY = ("queued", "in_progress")
 
@@ -41,7 +38,7 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]],
         created_at=stored.created_at_us // 1_000_000,
         status=stored.status,
         params=stored.params,
-        output=[objects.visible_item(item, include) for item in output],
+        output=[visible_item(item, include) for item in output],
         usage=stored.usage,
         error=stored.error,
         incomplete_details=stored.incomplete_details,
@@ -51,52 +48,62 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]],
 
 class ResponseService:
     def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService,
-                 vector_stores: VectorStoreService, web_search: WebSearchClient | None = None,
-                 tool_recorder: ToolRecorder | None = None) -> None:
-        """``web_search``: the search API behind the ``web_search`` tool, ``None`` when none is
-        configured; ``tool_recorder``: records and replays MCP calls, ``None`` in live mode."""
+                 tools: ToolRegistry) -> None:
         self.router = router
-        self.web_search = web_search
-        self.tool_recorder = tool_recorder
         self.store = store
         self.conversations = conversations
-        self.vector_stores = vector_stores
+        self.tools = tools
 
     async def create(self, request: CreateResponseRequest) -> ResponseRun:
+        """Check everything checkable and prepare the run; its stream has not started.
+
+        A stored response in a conversation holds the conversation from here on: if anything
+        fails before the run exists, the hold is released here; after, the run releases it.
+        """
         if request.background:
             raise InvalidRequest("Background responses are not supported by this server yet.",
                                  param="background", code="unsupported_parameter")
-        conversation_id = request.conversation_id
-        if conversation_id is not None and request.previous_response_id is not None:
+        if request.conversation_id is not None and request.previous_response_id is not None:
             raise InvalidRequest("Mutually exclusive parameters: 'conversation' and 'previous_response_id'. "
                                  "Provide one of them, not both.", param="conversation",
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
-        file_search = await self._file_search(request)
-        web_search = self._web_search(request)
         response_id = new_id("resp")
         input_items = _input_items(request)
-        if conversation_id is None:
-            history = await self._history(request.previous_response_id)
-        else:
-            history = await self.conversations.history_for(conversation_id, response_id if request.store else None)
+        hold, history = await self._context(request, response_id)
         try:
-            mcp = await mcp_setup.prepare(request, history, input_items, self.tool_recorder)
+            return await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
+                                            hold)
         except BaseException:
-            if conversation_id is not None and request.store:
-                self.conversations.store.release(conversation_id, response_id)
+            if hold is not None:
+                hold.release()
             raise
-        server_tools = ServerTools([tool for tool in (file_search, web_search, mcp.runner) if tool is not None])
+
+    async def _context(self, request: CreateResponseRequest,
+                       response_id: str) -> tuple[ConversationHold | None, list[dict[str, Any]]]:
+        """The response's hold on its conversation (stored responses in one), and its history."""
+        conversation_id = request.conversation_id
+        if conversation_id is None:
+            return None, await self._history(request.previous_response_id)
+        if not request.store:
+            return None, await self.conversations.history_for(conversation_id)
+        return await self.conversations.hold_for(conversation_id, response_id)
+
+    async def _prepared_run(self, request: CreateResponseRequest, response_id: str, provider: ChatStreamer,
+                            upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
+                            hold: ConversationHold | None) -> ResponseRun:
+        toolset = await self.tools.prepare(request.tools or [], history, input_items)
+        conversation_id = request.conversation_id
         messages = items_to_messages(request.instructions, history, input_items,
                                      history_in_parts=conversation_id is not None)
-        chat_body = chat_request_body(request, upstream_model, messages, mcp.chat_functions)
+        chat_body = chat_request_body(request, upstream_model, messages, toolset.functions)
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000
-        recorder = None
+        record = None
         if request.store:
-            recorder = self.store.begin(
+            record = self.store.begin(
                 response_id=response_id, created_at_us=created_at_us, params=params, input_items=input_items,
-                conversation_id=conversation_id,
+                hold=hold,
                 conversation_input=[objects.input_item_view(item) for item in input_items] if conversation_id
                 else None,
             )
@@ -106,37 +113,10 @@ class ResponseService:
             params=params,
             provider=provider,
             chat_body=chat_body,
-            recorder=recorder,
+            record=record,
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
-            server_tools=server_tools,
-            citable_files=file_search.filenames if file_search is not None else None,
-            citable_pages=web_search.pages if web_search is not None else None,
-            listings=mcp.listings,
-            opening_calls=mcp.opening_calls,
+            toolset=toolset,
         )
-
-    async def _file_search(self, request: CreateResponseRequest) -> FileSearchRunner | None:
-        """The runner of the request's ``file_search`` tool; its vector stores must exist."""
-        for position, tool in enumerate(request.tools or []):
-            if tool.type == "file_search":
-                for store_id in tool.vector_store_ids:
-                    if await self.vector_stores.store.get(store_id) is None:
-                        raise NotFound(f"Vector store '{store_id[:140]}' not found.",
-                                       param=f"tools[{position}].vector_store_ids", code="vector_store_not_found")
-                return FileSearchRunner(self.vector_stores, tool)
-        return None
-
-    def _web_search(self, request: CreateResponseRequest) -> WebSearchRunner | None:
-        """The runner of the request's web search tool, if the server has a search API to run it."""
-        for position, tool in enumerate(request.tools or []):
-            if tool.type.startswith("web_search"):
-                if self.web_search is None:
-                    raise InvalidRequest(
-                        "The web_search tool is not available: this server has no web search API configured "
-                        "(set ORRERY_WEB_SEARCH_API_KEY, or 'web_search' in the config file).",
-                        param=f"tools[{position}]", code="unsupported_tool")
-                return WebSearchRunner(self.web_search, tool)
-        return None
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
         if previous_response_id is None:
@@ -173,7 +153,7 @@ class ResponseService:
         page = await self.store.input_items(response_id, after=after, limit=limit, order=order)
         if page is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
-        return objects.list_page([objects.visible_item(objects.input_item_view(item), include) for item in page.data],
+        return objects.list_page([visible_item(objects.input_item_view(item), include) for item in page.data],
                                  page.has_more)
 
 

@@ -12,9 +12,6 @@ from orrery.store.common import Order, Page, now_us, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
-Lease = Literal["acquired", "missing", "busy"]
-
-
 @dataclass(frozen=True)
 class StoredConversation:
     id: str
@@ -44,6 +41,35 @@ def append_write(conversation_id: str, items: list[dict[str, Any]], *, release: 
                               "item_type": item.get("type", "message"), "item_data": item}
                              for i, item in enumerate(items)]))
     return write
+
+
+class ConversationHold:
+    """A stored response's hold on its conversation, from the moment it is taken to its release.
+
+    Whoever runs the response releases it exactly once, however the response ends: alone, when it
+    ends before being stored (an error before its stream, a client gone), or with the final write
+    that appends the response's items. Releasing again does nothing.
+    """
+
+    def __init__(self, store: ConversationStore, conversation_id: str, response_id: str) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+        self.response_id = response_id
+        self.released = False
+
+    def release(self) -> None:
+        """Give the hold back, appending nothing; not awaited."""
+        if not self.released:
+            self.released = True
+            self.store.writer.submit_detached(append_write(self.conversation_id, [], release=self.response_id))
+
+    def release_with(self, items: list[dict[str, Any]]) -> Write:
+        """The write that appends ``items`` and gives the hold back, in one transaction (empty once
+        the hold is released)."""
+        if self.released:
+            return []
+        self.released = True
+        return append_write(self.conversation_id, items, release=self.response_id)
 
 
 class ConversationStore:
@@ -99,7 +125,7 @@ class ConversationStore:
             raise
         return True
 
-    async def acquire(self, conversation_id: str, response_id: str) -> Lease:
+    async def acquire(self, conversation_id: str, response_id: str) -> ConversationHold | Literal["missing", "busy"]:
         """Let one stored response at a time run on a conversation."""
         if not storable(conversation_id):
             return "missing"
@@ -112,12 +138,8 @@ class ConversationStore:
                            conversations.c.active_since < now - int(self.lease_seconds * 1_000_000)))
                 .values(active_response_id=response_id, active_since=now))
         if result.rowcount == 1:
-            return "acquired"
+            return ConversationHold(self, conversation_id, response_id)
         return "busy" if await self.get(conversation_id) is not None else "missing"
-
-    def release(self, conversation_id: str, response_id: str) -> None:
-        """Give a lease back without appending anything; not awaited."""
-        self.writer.submit_detached(append_write(conversation_id, [], release=response_id))
 
     async def all_items(self, conversation_id: str) -> list[dict[str, Any]]:
         async with self.engine.connect() as connection:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orrery.store.common import Order, Page, keyset_page, storable
-from orrery.store.conversations import append_write
+from orrery.store.conversations import ConversationHold
 from orrery.store.response_leases import ResponseLeases
 from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
 from orrery.store.writer import BatchWriter, Write
@@ -69,8 +69,8 @@ class RunRecord:
     """The stored state of one running response.
 
     A response in a conversation appends its input and output items to it when it is answered
-    (completed or incomplete), in the same transaction, and gives its lease on the conversation
-    back however it ends.
+    (completed or incomplete), in the same transaction, and releases its hold on the
+    conversation with that write however it ends.
 
     A response that ends within ``IN_PROGRESS_AFTER`` seconds is written once, in its final
     state, in one transaction. One that runs longer gets its in-progress row (and input items)
@@ -82,11 +82,13 @@ class RunRecord:
     IN_PROGRESS_AFTER = 0.05
 
     def __init__(self, writer: BatchWriter, leases: ResponseLeases, row: dict[str, Any],
-                 input_rows: list[dict[str, Any]], conversation_input: list[dict[str, Any]] | None) -> None:
+                 input_rows: list[dict[str, Any]], hold: ConversationHold | None,
+                 conversation_input: list[dict[str, Any]]) -> None:
         self._writer = writer
         self._leases = leases
         self._row = row
         self._input_rows = input_rows
+        self._hold = hold
         self._conversation_input = conversation_input
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             self.IN_PROGRESS_AFTER, self._write_in_progress)
@@ -114,11 +116,9 @@ class RunRecord:
             self._timer.cancel()
             self._timer = None
             write = _insert_write({**self._row, **values}, self._input_rows + item_rows)
-        conversation_id = self._row["conversation_id"]
-        if conversation_id is not None and self._conversation_input is not None:
+        if self._hold is not None:
             answered = response["status"] in ("completed", "incomplete")
-            items = self._conversation_input + response["output"] if answered else []
-            write += append_write(conversation_id, items, release=response_id)
+            write += self._hold.release_with(self._conversation_input + response["output"] if answered else [])
         return write
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
@@ -139,19 +139,20 @@ class ResponseStore:
     # writes
 
     def begin(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
-              input_items: list[dict[str, Any]], conversation_id: str | None = None,
+              input_items: list[dict[str, Any]], hold: ConversationHold | None = None,
               conversation_input: list[dict[str, Any]] | None = None, owner: str | None = None) -> RunRecord:
-        """Start recording a response; its in-progress row is written only if it runs a while.
+        """Start storing a response; its in-progress row is written only if it runs a while.
 
-        ``conversation_input`` is the input as conversation items, appended with the output."""
+        ``hold``: the response's hold on its conversation, released by its final write, which
+        appends ``conversation_input`` (the input as conversation items) and the output."""
         row = {
             "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
             "model": params["model"], "previous_response_id": params["previous_response_id"],
-            "conversation_id": conversation_id, "params": params, "usage": None, "error": None,
+            "conversation_id": hold.conversation_id if hold else None, "params": params, "usage": None, "error": None,
             "incomplete_details": None, "owner": owner,
         }
-        return RunRecord(self.writer, self.leases, row, _item_rows(response_id, "input", input_items),
-                         conversation_input)
+        return RunRecord(self.writer, self.leases, row, _item_rows(response_id, "input", input_items), hold,
+                         conversation_input or [])
 
     async def delete(self, response_id: str) -> bool:
         if not storable(response_id):

@@ -1,24 +1,32 @@
 """The ``file_search`` tool: offered to the model as the function ``knowledge_search``, its results
-shown back as one ``tool`` message, in exactly the shapes of the seed recordings."""
+shown back as one ``tool`` message, in exactly the shapes of the seed recordings; the
+``<|file-…|>`` markers the model cites them with become ``file_citation`` annotations."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from orrery.tools.base import ModelCall, ToolEvent, query_argument, query_call
+from pydantic import Field
+
+from orrery.errors import NotFound
+from orrery.tools.base import (ChatFunction, Item, ModelCall, PreparedTools, Replay, Replayer, RequestTools,
+                               ToolEvent, ToolKind, ToolSetup, query_argument, query_call)
+from orrery.tools.file_citations import CitationFilter
+from orrery.wire.common import Filter, Identifier, LenientModel, StrictModel
 
 if TYPE_CHECKING:
     from orrery.vectors.service import VectorStoreService
-    from orrery.wire.requests import FileSearchTool
 
 log = logging.getLogger(__name__)
 
 FUNCTION_NAME = "knowledge_search"
 ITEM_PREFIX = "fs_"
 DEFAULT_MAX_RESULTS = 10
+INCLUDE_RESULTS = "file_search_call.results"
 
-KNOWLEDGE_SEARCH = {
+KNOWLEDGE_SEARCH: ChatFunction = {
     "type": "function",
     "function": {
         "name": FUNCTION_NAME,
@@ -31,6 +39,37 @@ KNOWLEDGE_SEARCH = {
         },
     },
 }
+
+
+class FileSearchRankingOptions(LenientModel):
+    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class FileSearchTool(StrictModel):
+    type: Literal["file_search"]
+    vector_store_ids: list[Identifier] = Field(min_length=1, max_length=16)
+    filters: Filter | None = None
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    ranking_options: FileSearchRankingOptions | None = None
+
+
+class FileSearchResult(LenientModel):
+    file_id: str
+    filename: str | None = None
+    score: float | None = None
+    text: str | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class FileSearchCallItem(LenientModel):
+    """A ``file_search_call`` sent back by the client: shown to the model again as the search it was."""
+
+    type: Literal["file_search_call"]
+    id: Identifier
+    queries: list[str] = []
+    status: str | None = None
+    results: list[FileSearchResult] | None = None
 
 
 def tool_result_parts(query: str, results: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -55,31 +94,43 @@ def tool_result_parts(query: str, results: list[dict[str, Any]]) -> list[dict[st
     return parts
 
 
-def replayed_call(item: dict[str, Any]) -> tuple[ModelCall, Any]:
+def replayed(item: Item) -> Replay:
     """A stored ``file_search_call`` as the model's call and the tool message it was answered with."""
     query = (item.get("queries") or [""])[0]
     call = query_call(item["id"].removeprefix(ITEM_PREFIX), FUNCTION_NAME, query)
-    return call, tool_result_parts(query, item.get("results") or [])
+    return Replay(calls=((call, tool_result_parts(query, item.get("results") or [])),))
+
+
+class FileCitations:
+    """The files the model may cite: every file a search of this response found so far."""
+
+    def __init__(self) -> None:
+        self.filenames: dict[str, str] = {}
+
+    def stream_filter(self) -> CitationFilter:
+        return CitationFilter(self.filenames)
+
+    def annotations(self, text: str) -> list[dict[str, Any]]:
+        return []
 
 
 class FileSearchRunner:
     """Answers the model's ``knowledge_search`` calls from the request's ``file_search`` tool."""
 
-    def __init__(self, vector_stores: VectorStoreService, tool: FileSearchTool) -> None:
+    def __init__(self, vector_stores: VectorStoreService, tool: FileSearchTool, citations: FileCitations) -> None:
         self.vector_stores = vector_stores
         self.tool = tool
-        self.filenames: dict[str, str] = {}
-        """Every file a search found so far: what the model may cite."""
+        self.citations = citations
 
     def offers(self, function_name: str) -> bool:
         return function_name == FUNCTION_NAME
 
-    def start_item(self, call: ModelCall) -> dict[str, Any]:
+    def start_item(self, call: ModelCall) -> Item:
         """The item id carries the model's tool-call id, to rebuild the turn later."""
         return {"id": ITEM_PREFIX + call.call_id, "type": "file_search_call", "status": "in_progress",
                 "queries": [query_argument(call.arguments)], "results": None}
 
-    async def run(self, call: ModelCall, item: dict[str, Any]) -> AsyncIterator[ToolEvent]:
+    async def run(self, call: ModelCall, item: Item) -> AsyncIterator[ToolEvent]:
         yield "response.file_search_call.in_progress", {}
         yield "response.file_search_call.searching", {}
         try:
@@ -89,10 +140,10 @@ class FileSearchRunner:
             item["results"], item["status"] = [], "failed"
             return
         item["status"] = "completed"
-        self.filenames.update((r["file_id"], r["filename"]) for r in item["results"])
+        self.citations.filenames.update((r["file_id"], r["filename"]) for r in item["results"])
         yield "response.file_search_call.completed", {}
 
-    def answer(self, item: dict[str, Any]) -> Any:
+    def answer(self, item: Item) -> Any:
         return tool_result_parts(item["queries"][0], item["results"] or [])
 
     async def search(self, query: str) -> list[dict[str, Any]]:
@@ -106,3 +157,42 @@ class FileSearchRunner:
         return [{"file_id": r["file_id"], "filename": r["filename"], "score": r["score"],
                  "text": r["content"][0]["text"], "attributes": r["attributes"]}
                 for r in await self.vector_stores.results(hits)]
+
+
+class FileSearchKind(ToolKind):
+    tool_types: ClassVar[tuple[str, ...]] = ("file_search",)
+    tool_model = FileSearchTool
+    item_models = (FileSearchCallItem,)
+    call_item_types = frozenset({"file_search_call"})
+
+    def __init__(self, vector_stores: VectorStoreService) -> None:
+        self.vector_stores = vector_stores
+
+    @classmethod
+    def start(cls, setup: ToolSetup) -> FileSearchKind:
+        return cls(setup.vector_stores)
+
+    @classmethod
+    def key(cls, tool: Any) -> str:
+        return FUNCTION_NAME
+
+    @classmethod
+    def visible(cls, item: Item, include: list[str]) -> Item:
+        return item if INCLUDE_RESULTS in include else {**item, "results": None}
+
+    @classmethod
+    def replayer(cls) -> Replayer:
+        return replayed
+
+    async def prepare(self, request: RequestTools) -> PreparedTools | None:
+        """The first ``file_search`` tool runs the searches; its vector stores must exist."""
+        if not request.entries:
+            return None
+        position, tool = request.entries[0]
+        for store_id in tool.vector_store_ids:
+            if await self.vector_stores.store.get(store_id) is None:
+                raise NotFound(f"Vector store '{store_id[:140]}' not found.",
+                               param=f"tools[{position}].vector_store_ids", code="vector_store_not_found")
+        citations = FileCitations()
+        return PreparedTools(functions={position: [KNOWLEDGE_SEARCH] for position, _ in request.entries},
+                             runner=FileSearchRunner(self.vector_stores, tool, citations), citations=citations)

@@ -17,7 +17,7 @@ from orrery.vectors.filters import matches
 from orrery.vectors.index import Hit, PostgresIndex, SqliteIndex, reciprocal_rank_fusion
 from orrery.vectors.ingestion import DEFAULT_CHUNKING, Ingester
 from orrery.wire import objects
-from orrery.wire.requests import (ChunkingStrategy, CreateFileBatchRequest, CreateVectorStoreFileRequest,
+from orrery.wire.vector_stores import (ChunkingStrategy, CreateFileBatchRequest, CreateVectorStoreFileRequest,
                                   CreateVectorStoreRequest, SearchMode, SearchRequest, UpdateVectorStoreRequest)
 
 FUSION_DEPTH = 50

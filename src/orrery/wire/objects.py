@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from orrery.ids import new_id
-from orrery.wire.requests import CreateResponseRequest, InputItem
+from orrery.tools.registry import ITEM_ID_PREFIXES, echoed
+from orrery.wire.items import ITEM_ID_PREFIX, InputItem
+from orrery.wire.responses import CreateResponseRequest
 
-ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs",
-                  "mcp_approval_response": "mcpa"}
-SECRET_TOOL_FIELDS = ("headers", "authorization")
-"""Fields of an ``mcp`` tool that reach the MCP server only: never stored or shown."""
+ITEM_ID_PREFIXES_ALL = {**ITEM_ID_PREFIX, **ITEM_ID_PREFIXES}
 
 
 def usage_from_chat(chunk_usage: dict[str, Any]) -> dict[str, Any]:
@@ -72,12 +71,6 @@ def _tool_choice(request: CreateResponseRequest) -> Any:
     return choice.model_dump(exclude_none=True)
 
 
-def _tool_view(tool: dict[str, Any]) -> dict[str, Any]:
-    if tool["type"] != "mcp":
-        return tool
-    return {key: value for key, value in tool.items() if key not in SECRET_TOOL_FIELDS}
-
-
 def response_params(request: CreateResponseRequest) -> dict[str, Any]:
     """The request-derived fields of a response object; stored, then merged into every snapshot.
 
@@ -101,7 +94,7 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "temperature": request.temperature,
         "text": _text_config(request),
         "tool_choice": _tool_choice(request),
-        "tools": [_tool_view(t.model_dump(exclude_none=True)) for t in request.tools or []],
+        "tools": [echoed(tool) for tool in request.tools or []],
         "top_logprobs": request.top_logprobs,
         "top_p": request.top_p,
         "truncation": request.truncation or "disabled",
@@ -166,7 +159,7 @@ def reasoning_text_part(text: str = "") -> dict[str, Any]:
 def stored_item(model: InputItem) -> dict[str, Any]:
     """A request's input item as stored: as the client sent it, with an id of ours if it had none."""
     item = model.model_dump(exclude_none=True, by_alias=True)
-    item.setdefault("id", new_id(ITEM_ID_PREFIX.get(item["type"], "item")))
+    item.setdefault("id", new_id(ITEM_ID_PREFIXES_ALL.get(item["type"], "item")))
     return item
 
 
@@ -194,17 +187,3 @@ def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
-
-
-def visible_item(item: dict[str, Any], include: list[str]) -> dict[str, Any]:
-    """An output item as the client sees it: search results and sources only when asked for."""
-    kind = item.get("type")
-    if kind == "file_search_call" and "file_search_call.results" not in include:
-        return {**item, "results": None}
-    if kind == "web_search_call":
-        shown = item if "web_search_call.results" in include else {k: v for k, v in item.items() if k != "results"}
-        action = item.get("action") or {}
-        if "sources" in action and "web_search_call.action.sources" not in include:
-            shown = {**shown, "action": {k: v for k, v in action.items() if k != "sources"}}
-        return shown
-    return item

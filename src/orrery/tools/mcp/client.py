@@ -30,7 +30,7 @@ from mcp.types import (AudioContent, CallToolResult, ContentBlock, EmbeddedResou
                        TextContent, TextResourceContents, Tool)
 
 from orrery import __version__
-from orrery.tools.mcp import public_url
+from orrery.tools.mcp.servers import public_url
 
 CONNECT_TIMEOUT = 10.0
 TIMEOUT = 60.0
