@@ -22,7 +22,7 @@ import yaml
 from scripted_upstream import ScriptedUpstream
 
 WEB_SEARCH_KEY = "tvly-test-secret"
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "recordings"
+SEEDS = Path(__file__).resolve().parent / "seeds"
 
 
 def free_port() -> int:
