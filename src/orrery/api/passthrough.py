@@ -5,8 +5,9 @@ The body goes upstream unchanged but for ``model``; streamed answers are relayed
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -15,21 +16,12 @@ from starlette.responses import Response, StreamingResponse
 
 from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
 from orrery.api.disconnect import unless_disconnected
-from orrery.errors import APIError, InvalidRequest
-from orrery.inference.errors import UpstreamError
+from orrery.errors import InvalidRequest
+from orrery.inference.errors import UpstreamError, http_error
 from orrery.inference.provider import Provider
 from orrery.wire.validation import parse_json
 
 router = APIRouter()
-
-
-def _upstream_error(exc: UpstreamError) -> APIError:
-    if exc.kind == "http" and isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
-        error = exc.body["error"]
-        return APIError(exc.message, status_code=exc.status, error_type=str(error.get("type") or "upstream_error"),
-                        param=error.get("param"), code=error.get("code"))
-    status = exc.status if exc.kind == "http" and exc.status else exc.http_status
-    return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind)
 
 
 async def _routed_body(request: Request) -> tuple[Provider, dict[str, Any]]:
@@ -49,14 +41,14 @@ async def _forward(request: Request, provider: Provider, path: str, body: dict[s
         try:
             answer = await unless_disconnected(request, provider.post_json(path, body))
         except UpstreamError as exc:
-            raise _upstream_error(exc) from None
+            raise http_error(exc) from None
         return answer if isinstance(answer, Response) else JSONBody(answer)
     stack = AsyncExitStack()
     try:
         upstream = await stack.enter_async_context(provider.open_stream(path, body))
     except UpstreamError as exc:
         await stack.aclose()
-        raise _upstream_error(exc) from None
+        raise http_error(exc) from None
 
     async def relay() -> AsyncIterator[bytes]:
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from orrery.errors import APIError
+
 UpstreamFailure = Literal["http", "timeout", "connect", "protocol"]
 
 
@@ -41,15 +43,38 @@ def upstream_message(body: Any, fallback: str) -> str:
     """The ``error.message`` of an OpenAI-shaped error body, else ``fallback``."""
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
+        if isinstance(error, dict) and isinstance(message := error.get("message"), str):
+            return message
         if isinstance(error, str):
             return error
-        if isinstance(body.get("message"), str):
-            return body["message"]
+        if isinstance(message := body.get("message"), str):
+            return message
         detail = body.get("detail")
         if isinstance(detail, str):
             return detail
-        if isinstance(detail, dict) and isinstance(detail.get("error"), str):
-            return detail["error"]
+        if isinstance(detail, dict) and isinstance(message := detail.get("error"), str):
+            return message
     return fallback
+
+
+def http_error(exc: UpstreamError, *, response_id: str | None = None) -> APIError:
+    """The HTTP error for ``exc``: as passed through, or, with ``response_id``, as a failed response's.
+
+    Passed through, an OpenAI-shaped upstream error keeps its type, param and code; others are
+    ``upstream_error`` with the failure's kind as code.
+    """
+    if response_id is not None:
+        status = exc.http_status
+        return APIError(
+            f"Response {response_id} failed: {exc.message}",
+            status_code=status,
+            error_type="invalid_request_error" if status < 500 else "server_error",
+            code=exc.response_error_code,
+            headers={"x-response-id": response_id},
+        )
+    if exc.kind == "http" and isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+        error = exc.body["error"]
+        return APIError(exc.message, status_code=exc.status, error_type=str(error.get("type") or "upstream_error"),
+                        param=error.get("param"), code=error.get("code"))
+    status = exc.status if exc.kind == "http" and exc.status else exc.http_status
+    return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind)
