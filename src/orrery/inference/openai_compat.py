@@ -8,14 +8,15 @@ requests.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx2
 import orjson
 
 from orrery.config import ProviderConfig
-from orrery.inference.errors import UpstreamError, upstream_message
+from orrery.inference.errors import UpstreamError, UpstreamFailure, upstream_message
 from orrery.inference.sse import iter_sse_json
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -61,6 +62,16 @@ class OpenAICompatProvider:
     def _timed_out(self) -> UpstreamError:
         return UpstreamError("timeout", f"upstream {self.id} timed out: no answer within {self.timeout:g} s")
 
+    @contextmanager
+    def _upstream_errors(self, kind: UpstreamFailure, what: str) -> Iterator[None]:
+        """Turn httpx2 failures in the block into UpstreamError: timeouts, else ``kind`` saying ``what``."""
+        try:
+            yield
+        except httpx2.TimeoutException as exc:
+            raise self._timed_out() from exc
+        except httpx2.HTTPError as exc:
+            raise UpstreamError(kind, f"upstream {self.id} {what}: {_describe(exc)}") from exc
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -68,12 +79,8 @@ class OpenAICompatProvider:
     async def open_stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[httpx2.Response]:
         """POST ``body`` and hold the response open; a non-2xx answer raises UpstreamError."""
         request = self._client.build_request("POST", path, content=orjson.dumps(body), headers=JSON_HEADERS)
-        try:
+        with self._upstream_errors("connect", "unreachable"):
             response = await self._client.send(request, stream=True)
-        except httpx2.TimeoutException as exc:
-            raise self._timed_out() from exc
-        except httpx2.HTTPError as exc:
-            raise UpstreamError("connect", f"upstream {self.id} unreachable: {_describe(exc)}") from exc
         try:
             if response.status_code >= 400:
                 raw = await self._read(response)
@@ -89,22 +96,14 @@ class OpenAICompatProvider:
             await response.aclose()
 
     async def _read(self, response: httpx2.Response) -> bytes:
-        try:
+        with self._upstream_errors("protocol", "broke its answer"):
             return await response.aread()
-        except httpx2.TimeoutException as exc:
-            raise self._timed_out() from exc
-        except httpx2.HTTPError as exc:
-            raise UpstreamError("protocol", f"upstream {self.id} broke its answer: {_describe(exc)}") from exc
 
     async def iter_bytes(self, response: httpx2.Response) -> AsyncIterator[bytes]:
         """The raw body, with transport failures turned into UpstreamError."""
-        try:
+        with self._upstream_errors("protocol", "broke the stream"):
             async for chunk in response.aiter_raw():
                 yield chunk
-        except httpx2.TimeoutException as exc:
-            raise self._timed_out() from exc
-        except httpx2.HTTPError as exc:
-            raise UpstreamError("protocol", f"upstream {self.id} broke the stream: {_describe(exc)}") from exc
 
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Yield the chunks of a streamed chat completion as dicts."""
@@ -126,12 +125,8 @@ class OpenAICompatProvider:
             raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
 
     async def list_models(self) -> list[dict[str, Any]]:
-        try:
+        with self._upstream_errors("connect", "unreachable"):
             response = await self._client.get("models")
-        except httpx2.TimeoutException as exc:
-            raise self._timed_out() from exc
-        except httpx2.HTTPError as exc:
-            raise UpstreamError("connect", f"upstream {self.id} unreachable: {_describe(exc)}") from exc
         if response.status_code >= 400:
             payload = _decode_body(response.content)
             raise UpstreamError("http", upstream_message(payload, f"HTTP {response.status_code}"),
