@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import AsyncIterator
 
 import orjson
 from fastapi import FastAPI, Request
@@ -17,33 +17,33 @@ from starlette.responses import Response
 from orrery import __version__
 from orrery.api import conversations as conversation_routes
 from orrery.api import files as file_routes
-from orrery.api import vector_stores as vector_store_routes
 from orrery.api import models, passthrough, responses
+from orrery.api import vector_stores as vector_store_routes
 from orrery.api.common import JSONBody, openapi_document
 from orrery.config import RecordingMode, Settings
-from orrery.errors import APIError
-from orrery.inference.router import ModelRouter
-from orrery.recording.context import RecordingContextMiddleware
-from orrery.recording.recorder import Recorder
-from orrery.store.response_leases import ResponseLeases
-from orrery.responses.service import ResponseService
-from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.conversations.service import ConversationService
 from orrery.embeddings import embedder_for
 from orrery.embeddings.base import Embedder
+from orrery.errors import APIError
 from orrery.files.blobs import BlobStore
 from orrery.files.service import FileService
+from orrery.inference.router import ModelRouter
+from orrery.recording.context import RecordingContextMiddleware
+from orrery.recording.recorder import Recorder
+from orrery.responses.service import ResponseService
+from orrery.services import Services
 from orrery.store.conversations import ConversationStore
+from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.store.files import FileStore
+from orrery.store.response_leases import ResponseLeases
 from orrery.store.responses import ResponseStore
 from orrery.store.vector_stores import VectorStoreStore
+from orrery.store.writer import BatchWriter
+from orrery.tools.base import ToolSetup, unwrapped
+from orrery.tools.toolset import ToolRegistry
 from orrery.vectors.index import index_for
 from orrery.vectors.ingestion import Ingester
 from orrery.vectors.service import VectorStoreService
-from orrery.store.writer import BatchWriter
-from orrery.services import Services
-from orrery.tools.base import ToolSetup, unwrapped
-from orrery.tools.toolset import ToolRegistry
 
 log = logging.getLogger("orrery")
 

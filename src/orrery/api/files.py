@@ -53,7 +53,7 @@ async def list_files(
     order: Literal["asc", "desc"] = "desc",
     purpose: str | None = None,
 ) -> Response:
-    return JSONBody(await services(request).files.list(after=after, limit=limit, order=order, purpose=purpose))
+    return JSONBody(await services(request).files.list_page(after=after, limit=limit, order=order, purpose=purpose))
 
 
 @router.get("/v1/files/{file_id}")

@@ -66,7 +66,7 @@ async def list_responses(
     order: Literal["asc", "desc"] = "desc",
     model: str | None = None,
 ) -> Response:
-    return JSONBody(await services(request).responses.list(after=after, limit=limit, order=order, model=model))
+    return JSONBody(await services(request).responses.list_page(after=after, limit=limit, order=order, model=model))
 
 
 @router.get("/v1/responses/{response_id}")

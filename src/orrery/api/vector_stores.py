@@ -8,9 +8,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from orrery.api.common import JSONBody, json_body, services
-from orrery.wire.vector_stores import (CreateFileBatchRequest, CreateVectorStoreFileRequest, CreateVectorStoreRequest,
-                                  SearchRequest, UpdateVectorStoreFileRequest, UpdateVectorStoreRequest)
 from orrery.wire.validation import parse_request
+from orrery.wire.vector_stores import (
+    CreateFileBatchRequest,
+    CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest,
+    SearchRequest,
+    UpdateVectorStoreFileRequest,
+    UpdateVectorStoreRequest,
+)
 
 router = APIRouter(prefix="/v1/vector_stores")
 
@@ -27,7 +33,7 @@ async def create_store(request: Request) -> Response:
 @router.get("")
 async def list_stores(request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100),
                       order: Order = "desc") -> Response:
-    return JSONBody(await services(request).vector_stores.list(after=after, limit=limit, order=order))
+    return JSONBody(await services(request).vector_stores.list_page(after=after, limit=limit, order=order))
 
 
 @router.get("/{store_id}")

@@ -74,6 +74,6 @@ class FileService:
         await self.blobs.delete(file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 
-    async def list(self, *, after: str | None, limit: int, order: Order, purpose: str | None) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order, purpose: str | None) -> dict[str, Any]:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order, purpose=purpose)
         return objects.list_page([file_view(row) for row in rows], has_more)

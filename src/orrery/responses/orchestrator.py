@@ -159,7 +159,7 @@ class ResponseRun:
 
         Calls past the limit are not run, and the model is not shown them; once it is reached,
         the model's next turn may call no tool."""
-        limit = self.params["max_tool_calls"]
+        limit: int | None = self.params["max_tool_calls"]
         if limit is None:
             return None
         made = sum(item["type"] in CALL_ITEM_TYPES for item in self.output)

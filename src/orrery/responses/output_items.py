@@ -167,7 +167,7 @@ class OutputItems:
         return events
 
     def _call_delta(self, call: dict[str, Any]) -> list[dict[str, Any]]:
-        events = []
+        events: list[dict[str, Any]] = []
         position = call.get("index", len(self._calls))
         function = call.get("function") or {}
         server_call = self._server_calls.get(position)

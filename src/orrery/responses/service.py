@@ -139,7 +139,7 @@ class ResponseService:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return _response_view(*found, include)
 
-    async def list(self, *, after: str | None, limit: int, order: Order, model: str | None) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order, model: str | None) -> dict[str, Any]:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order, model=model)
         return objects.list_page([_response_view(stored, output) for stored, output in rows], has_more)
 

@@ -11,8 +11,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from orrery.errors import NotFound
-from orrery.tools.base import (ChatFunction, Item, ModelCall, PreparedTools, Replay, Replayer, RequestTools,
-                               ToolEvent, ToolKind, ToolSetup, query_argument, query_call)
+from orrery.tools.base import (
+    ChatFunction,
+    Item,
+    ModelCall,
+    PreparedTools,
+    Replay,
+    Replayer,
+    RequestTools,
+    ToolEvent,
+    ToolKind,
+    ToolSetup,
+    query_argument,
+    query_call,
+)
 from orrery.tools.file_citations import CitationFilter
 from orrery.wire.common import Filter, Identifier, LenientModel, StrictModel
 

@@ -50,9 +50,9 @@ def key_of(tool: Any) -> str:
     return TOOL_KINDS[tool.type].key(tool)
 
 
-def echoed(tool: BaseModel) -> dict[str, Any]:
+def echoed(tool: Any) -> dict[str, Any]:
     """A request's tool entry as the response object shows it."""
-    return TOOL_KINDS[getattr(tool, "type")].echoed(tool)
+    return TOOL_KINDS[tool.type].echoed(tool)
 
 
 def visible_item(item: Item, include: list[str]) -> Item:

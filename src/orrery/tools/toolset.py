@@ -6,9 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orrery.tools.base import (ChatFunction, Citations, Item, ModelCall, OpeningItem, PreparedTools, RequestTools,
-                               ServerTool, ToolKind, ToolSetup)
-from orrery.tools.registry import KINDS
+from orrery.tools.base import (
+    ChatFunction,
+    Citations,
+    Item,
+    ModelCall,
+    OpeningItem,
+    PreparedTools,
+    RequestTools,
+    ServerTool,
+    ToolKind,
+    ToolSetup,
+)
+from orrery.tools.registry import KINDS, TOOL_KINDS
 
 
 @dataclass
@@ -59,12 +69,9 @@ class ToolRegistry:
 
     async def prepare(self, tools: Sequence[Any], history: list[Item], input_items: list[Item]) -> Toolset:
         """Every kind's part in a request whose ``tools`` are ``tools``: checked, fetched, offered."""
-        entries: dict[type[ToolKind], list[tuple[int, Any]]] = {kind: [] for kind in self._by_kind}
+        entries: dict[type[ToolKind], list[tuple[int, Any]]] = {kind_type: [] for kind_type in self._by_kind}
         for position, tool in enumerate(tools):
-            for kind in self._by_kind:
-                if tool.type in kind.tool_types:
-                    entries[kind].append((position, tool))
-                    break
+            entries[TOOL_KINDS[tool.type]].append((position, tool))
         prepared = []
         for kind_type, kind in self._by_kind.items():
             part = await kind.prepare(RequestTools(entries[kind_type], history, input_items))

@@ -19,9 +19,23 @@ from pydantic import Field
 from orrery.config import WebSearchConfig
 from orrery.errors import InvalidRequest
 from orrery.inference.errors import upstream_message
-from orrery.tools.base import (ChatFunction, Item, ModelCall, PreparedTools, Replay, Replayer, RequestTools, ToolError,
-                               ToolEvent, ToolInvocation, ToolKind, ToolSetup, ToolTransport, query_argument,
-                               query_call)
+from orrery.tools.base import (
+    ChatFunction,
+    Item,
+    ModelCall,
+    PreparedTools,
+    Replay,
+    Replayer,
+    RequestTools,
+    ToolError,
+    ToolEvent,
+    ToolInvocation,
+    ToolKind,
+    ToolSetup,
+    ToolTransport,
+    query_argument,
+    query_call,
+)
 from orrery.wire.common import Identifier, LenientModel, StrictModel
 
 log = logging.getLogger(__name__)

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from orrery.embeddings import DEFAULT_MODEL
 from orrery.embeddings.base import Embedder
 from orrery.errors import InvalidRequest, NotFound
 from orrery.files.service import FileService
 from orrery.ids import new_id
-from orrery.store.common import Order
-from orrery.store.common import now_us
+from orrery.store.common import Order, now_us
 from orrery.store.vector_stores import StoredStoreFile, StoredVectorStore, VectorStoreStore
 from orrery.vectors.filters import matches
 from orrery.vectors.index import Hit, PostgresIndex, SqliteIndex, reciprocal_rank_fusion
 from orrery.vectors.ingestion import DEFAULT_CHUNKING, Ingester
 from orrery.wire import objects
-from orrery.wire.vector_stores import (ChunkingStrategy, CreateFileBatchRequest, CreateVectorStoreFileRequest,
-                                  CreateVectorStoreRequest, SearchMode, SearchRequest, UpdateVectorStoreRequest)
+from orrery.wire.vector_stores import (
+    ChunkingStrategy,
+    CreateFileBatchRequest,
+    CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest,
+    SearchMode,
+    SearchRequest,
+    UpdateVectorStoreRequest,
+)
 
 FUSION_DEPTH = 50
 ACTIVITY_RESOLUTION = 60
@@ -136,7 +143,7 @@ class VectorStoreService:
             raise NotFound(f"No vector store found with id '{store_id[:140]}'.", param="vector_store_id")
         return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
-    async def list(self, *, after: str | None, limit: int, order: Order) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order) -> dict[str, Any]:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order)
         return objects.list_page([store_view(row) for row in rows], has_more)
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt,
-                      StringConstraints, Tag)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    Tag,
+)
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -43,7 +53,7 @@ class LenientModel(BaseModel):
 class ComparisonFilter(StrictModel):
     type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
     key: str
-    value: Union[StrictBool, StrictInt, StrictFloat, str, list[Union[StrictInt, StrictFloat, str]]]
+    value: StrictBool | StrictInt | StrictFloat | str | list[StrictInt | StrictFloat | str]
 
 
 def _filter_tag(value: Any) -> str:
@@ -57,7 +67,7 @@ class CompoundFilter(StrictModel):
 
 
 Filter = Annotated[
-    Union[Annotated[ComparisonFilter, Tag("comparison")], Annotated[CompoundFilter, Tag("compound")]],
+    Annotated[ComparisonFilter, Tag("comparison")] | Annotated[CompoundFilter, Tag("compound")],
     Discriminator(_filter_tag),
 ]
 """OpenAI's attribute filters of vector-store searches."""

@@ -47,7 +47,7 @@ class Refusal(LenientModel):
 
 
 ContentPart = Annotated[
-    Union[InputText, InputImage, InputFile, OutputText, Refusal], Field(discriminator="type")
+    InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")
 ]
 
 
@@ -105,9 +105,9 @@ _ENGINE_ITEMS = (MessageItem, FunctionCallItem, FunctionCallOutputItem, Reasonin
 if TYPE_CHECKING:
     InputItem = BaseModel
 else:
+    _TAGGED = [Annotated[model, Tag(literal_values(model)[0])] for model in (*_ENGINE_ITEMS, *ITEM_MODELS)]
     InputItem = Annotated[
-        Union[tuple([Annotated[model, Tag(literal_values(model)[0])] for model in (*_ENGINE_ITEMS, *ITEM_MODELS)]
-                    + [Annotated[ToolCallItem, Tag("tool_item")]])],
+        Union[tuple([*_TAGGED, Annotated[ToolCallItem, Tag("tool_item")]])],  # noqa: UP007 (built at run time)
         Discriminator(_item_tag),
     ]
     """Any input item; the union is built from the item models of every kind of tool."""

@@ -17,7 +17,7 @@ from orrery.wire.items import InputItem
 if TYPE_CHECKING:
     Tool = BaseModel
 else:
-    Tool = Annotated[Union[TOOL_MODELS], Field(discriminator="type")]
+    Tool = Annotated[Union[TOOL_MODELS], Field(discriminator="type")]  # noqa: UP007 (built at run time)
     """Any entry of ``tools``; the union is built from the request model of every kind of tool."""
 
 
@@ -50,7 +50,7 @@ class AllowedMcp(LenientModel):
     server_label: str
 
 
-AllowedTool = Annotated[Union[AllowedFunction, AllowedHostedTool, AllowedMcp], Field(discriminator="type")]
+AllowedTool = Annotated[AllowedFunction | AllowedHostedTool | AllowedMcp, Field(discriminator="type")]
 
 
 class AllowedToolsChoice(StrictModel):
@@ -59,10 +59,10 @@ class AllowedToolsChoice(StrictModel):
     tools: list[AllowedTool]
 
 
-ToolChoice = Union[
-    Literal["none", "auto", "required"],
-    Annotated[Union[FunctionChoice, AllowedToolsChoice, HostedToolChoice, McpChoice], Field(discriminator="type")],
-]
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[FunctionChoice | AllowedToolsChoice | HostedToolChoice | McpChoice, Field(discriminator="type")]
+)
 
 
 class TextFormatText(StrictModel):
@@ -82,7 +82,7 @@ class TextFormatJSONSchema(StrictModel):
 
 
 TextFormat = Annotated[
-    Union[TextFormatText, TextFormatJSONObject, TextFormatJSONSchema], Field(discriminator="type")
+    TextFormatText | TextFormatJSONObject | TextFormatJSONSchema, Field(discriminator="type")
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
@@ -27,9 +27,9 @@ class StaticChunking(StrictModel):
             raise ValueError("chunk_overlap_tokens may be at most half of max_chunk_size_tokens")
 
 
-ChunkingStrategy = Annotated[Union[AutoChunking, StaticChunking], Field(discriminator="type")]
+ChunkingStrategy = Annotated[AutoChunking | StaticChunking, Field(discriminator="type")]
 
-AttributeValue = Union[StrictBool, StrictInt, StrictFloat, Annotated[str, StringConstraints(max_length=512)]]
+AttributeValue = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=512)]
 
 
 def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:

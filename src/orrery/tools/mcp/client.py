@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -26,8 +26,17 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import (AudioContent, CallToolResult, ContentBlock, EmbeddedResource, ImageContent, Implementation,
-                       TextContent, TextResourceContents, Tool)
+from mcp.types import (
+    AudioContent,
+    CallToolResult,
+    ContentBlock,
+    EmbeddedResource,
+    ImageContent,
+    Implementation,
+    TextContent,
+    TextResourceContents,
+    Tool,
+)
 
 from orrery import __version__
 from orrery.tools.mcp.servers import public_url
@@ -97,7 +106,7 @@ async def _session(server_url: str, headers: dict[str, str], connect_timeout: fl
         with anyio.fail_after(timeout):
             async with AsyncExitStack() as stack:
                 if httpx2.URL(server_url).path.rstrip("/").endswith("/sse"):
-                    transport = sse_client(server_url, httpx_client_factory=lambda **_: http)
+                    transport = sse_client(server_url, httpx_client_factory=_given(http))
                 else:
                     transport = streamable_http_client(server_url, http_client=await stack.enter_async_context(http))
                 client = Client(transport, client_info=Implementation(name="orrery", version=__version__))
@@ -107,6 +116,16 @@ async def _session(server_url: str, headers: dict[str, str], connect_timeout: fl
 
 
 @functools.cache
+def _given(http: httpx2.AsyncClient) -> Callable[..., httpx2.AsyncClient]:
+    """A client factory for the SSE transport that hands it the client already made."""
+
+    def factory(headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None,
+                auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
+        return http
+
+    return factory
+
+
 def _tls_context() -> ssl.SSLContext:
     """One for every session: httpx2 would build one per client, which takes some 20 ms."""
     return httpx2.create_ssl_context()

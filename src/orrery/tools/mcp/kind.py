@@ -10,16 +10,40 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from orrery.errors import InvalidRequest
-from orrery.tools.base import (Item, ModelCall, OpeningItem, PreparedTools, Replay, RequestTools, ToolKind, ToolSetup,
-                               ToolTransport)
-from orrery.tools.mcp.models import (SECRET_FIELDS, McpApprovalRequestItem, McpApprovalResponseItem, McpCallItem,
-                                     McpListToolsItem, McpTool)
+from orrery.tools.base import (
+    Item,
+    ModelCall,
+    OpeningItem,
+    PreparedTools,
+    Replay,
+    RequestTools,
+    ToolEvent,
+    ToolKind,
+    ToolSetup,
+    ToolTransport,
+)
+from orrery.tools.mcp.models import (
+    SECRET_FIELDS,
+    McpApprovalRequestItem,
+    McpApprovalResponseItem,
+    McpCallItem,
+    McpListToolsItem,
+    McpTool,
+)
 from orrery.tools.mcp.runner import McpRunner, answer_text
-from orrery.tools.mcp.servers import (APPROVAL_PREFIX, CALL_PREFIX, DECLINED, McpServer, chat_function,
-                                      list_server_tools, request_headers)
+from orrery.tools.mcp.servers import (
+    APPROVAL_PREFIX,
+    CALL_PREFIX,
+    DECLINED,
+    McpServer,
+    chat_function,
+    list_server_tools,
+    request_headers,
+)
 from orrery.tools.mcp.transport import McpSdkTransport
 
-LISTING_EVENTS = (("response.mcp_list_tools.in_progress", {}), ("response.mcp_list_tools.completed", {}))
+LISTING_EVENTS: tuple[ToolEvent, ...] = (("response.mcp_list_tools.in_progress", {}),
+                                         ("response.mcp_list_tools.completed", {}))
 
 
 def _check_configs(entries: list[tuple[int, McpTool]]) -> None:

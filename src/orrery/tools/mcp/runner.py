@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from orrery.tools.base import Item, ModelCall, ToolError, ToolEvent, ToolInvocation, ToolTransport
-from orrery.tools.mcp.servers import (APPROVAL_PREFIX, CALL_PREFIX, PROVIDER, McpReach, McpServer, needs_approval,
-                                      public_url)
+from orrery.tools.mcp.servers import (
+    APPROVAL_PREFIX,
+    CALL_PREFIX,
+    PROVIDER,
+    McpReach,
+    McpServer,
+    needs_approval,
+    public_url,
+)
 
 INTERNAL_ERROR = -32603
 """JSON-RPC's code for a failure on the way to or inside the server, when no HTTP status says more."""
