@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import sys
-from dataclasses import replace
 
 import orjson
 import uvicorn
@@ -73,7 +72,7 @@ def serve(args: argparse.Namespace) -> None:
     )
     embedded = not settings.providers
     if embedded:
-        settings = replace(settings, providers=(gguf.default_provider(),))
+        settings = settings.model_copy(update={"providers": (gguf.default_provider(),)})
     for provider in settings.providers:
         if provider.model_path is not None:
             gguf.require_backend(provider)

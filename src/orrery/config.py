@@ -1,7 +1,8 @@
 """Settings from an optional YAML file, ORRERY_* environment variables and CLI flags.
 
 Precedence, lowest first: defaults, YAML (``--config`` or ``ORRERY_CONFIG``), environment,
-command-line flags. Provider API keys come from the YAML or ``ORRERY_<ID>_API_KEY``; they are
+command-line flags. Each setting is declared once, as a field whose ``From`` names its YAML key and
+environment variable. Provider API keys come from the YAML or ``ORRERY_<ID>_API_KEY``; they are
 never written anywhere.
 """
 
@@ -9,17 +10,23 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, TypeVar
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 DEFAULT_PORT = 8321
 DEFAULT_HOST = "127.0.0.1"
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 LOCAL_SCHEME = "gguf:"
+DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class RecordingMode(StrEnum):
@@ -37,7 +44,35 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class ProviderConfig:
+class From:
+    """Where a setting is read: its YAML key (``section.key`` for one inside a section) and its
+    environment variable, which wins over the YAML."""
+
+    yaml: str
+    env: str | None = None
+
+    def read(self, document: Mapping[str, Any], env: Mapping[str, str], path: str | None) -> Any:
+        if self.env and env.get(self.env):
+            return env[self.env]
+        *sections, key = self.yaml.split(".")
+        for section in sections:
+            document = document.get(section) or {}
+            if not isinstance(document, dict):
+                # Not shown: a section given as a bare string may well be an API key.
+                raise ConfigError(f"config {path}: {section!r} must be a mapping, not a {type(document).__name__}")
+        return document.get(key)
+
+
+_ExpandedPath = Annotated[Path, AfterValidator(Path.expanduser)]
+
+
+class _Model(BaseModel):
+    """Frozen; a number where text is expected (YAML ``id: 1``, ``api_key: 12345``) is taken as text."""
+
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
+
+
+class ProviderConfig(_Model):
     id: str
     base_url: str
     api_key: str | None = None
@@ -52,72 +87,84 @@ class ProviderConfig:
         return None
 
 
-DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
-
-
-@dataclass(frozen=True)
-class WebSearchConfig:
+class WebSearchConfig(_Model):
     """A Tavily-compatible search API (``POST {base_url}/search``) behind the ``web_search`` tool."""
 
-    base_url: str = DEFAULT_WEB_SEARCH_URL
-    api_key: str | None = None
-    timeout: float = 30.0
+    base_url: Annotated[str, From("web_search.base_url", "ORRERY_WEB_SEARCH_URL"),
+                        AfterValidator(lambda url: url.rstrip("/"))] = DEFAULT_WEB_SEARCH_URL
+    api_key: Annotated[str | None, From("web_search.api_key", "ORRERY_WEB_SEARCH_API_KEY")] = None
+    timeout: Annotated[float, From("web_search.timeout")] = 30.0
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(_Model):
     providers: tuple[ProviderConfig, ...] = ()
-    db_url: str = ""
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    workers: int = 1
-    data_dir: Path = field(default_factory=lambda: Path.home() / ".orrery")
-    log_level: str = "info"
-    recording_mode: RecordingMode = RecordingMode.LIVE
-    recording_dir: Path | None = None
+    db_url: Annotated[str, From("db", "ORRERY_DB")] = ""
+    host: Annotated[str, From("host", "ORRERY_HOST")] = DEFAULT_HOST
+    port: Annotated[int, From("port", "ORRERY_PORT")] = DEFAULT_PORT
+    workers: Annotated[int, From("workers")] = 1
+    data_dir: Annotated[_ExpandedPath, From("data_dir", "ORRERY_DATA_DIR")] = Field(
+        default_factory=lambda: Path.home() / ".orrery")
+    log_level: Annotated[str, From("log_level", "ORRERY_LOG_LEVEL")] = "info"
+    recording_mode: Annotated[RecordingMode, From("recording.mode", "ORRERY_RECORDING_MODE")] = RecordingMode.LIVE
+    recording_dir: Annotated[_ExpandedPath | None, From("recording.dir", "ORRERY_RECORDING_DIR")] = None
     web_search: WebSearchConfig | None = None
-    response_lease: float = 60.0
+    response_lease: Annotated[PositiveFloat, From("response_lease", "ORRERY_RESPONSE_LEASE")] = 60.0
     """Seconds a response outlives a server process that died running it, before it is marked failed."""
 
+    @model_validator(mode="after")
+    def _unique_provider_ids(self) -> Settings:
+        ids = [p.id for p in self.providers]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"provider ids must be unique, got {ids}")
+        return self
+
     def with_defaults(self) -> Settings:
-        settings = self
-        if not settings.db_url:
-            settings = replace(settings, db_url=f"sqlite:///{self.data_dir / 'orrery.db'}")
-        if settings.recording_dir is None:
-            settings = replace(settings, recording_dir=self.data_dir / "recordings")
-        return settings
+        """The store and the recordings directory, when not set, under ``data_dir``."""
+        return self.model_copy(update={
+            "db_url": self.db_url or f"sqlite:///{self.data_dir / 'orrery.db'}",
+            "recording_dir": self.recording_dir or self.data_dir / "recordings",
+        })
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form, used to hand the settings to worker processes."""
-        return {
-            "providers": [vars(p) for p in self.providers],
-            "db_url": self.db_url,
-            "host": self.host,
-            "port": self.port,
-            "workers": self.workers,
-            "data_dir": str(self.data_dir),
-            "log_level": self.log_level,
-            "recording_mode": self.recording_mode,
-            "recording_dir": str(self.recording_dir) if self.recording_dir else None,
-            "web_search": vars(self.web_search) if self.web_search else None,
-            "response_lease": self.response_lease,
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Settings:
-        return cls(
-            providers=tuple(ProviderConfig(**p) for p in data["providers"]),
-            db_url=data["db_url"],
-            host=data["host"],
-            port=data["port"],
-            workers=data["workers"],
-            data_dir=Path(data["data_dir"]),
-            log_level=data["log_level"],
-            recording_mode=RecordingMode(data["recording_mode"]),
-            recording_dir=Path(data["recording_dir"]) if data["recording_dir"] else None,
-            web_search=WebSearchConfig(**data["web_search"]) if data.get("web_search") else None,
-            response_lease=data["response_lease"],
-        )
+        return _validated(cls, data)
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One validation error as ``where: what, got value`` (never showing an API key)."""
+    where = ".".join(str(part) for part in error["loc"])
+    what = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if not where:
+        return what
+    if error["loc"][-1] == "api_key":
+        return f"{where}: {what}"
+    return f"{where}: {what}, got {error['input']!r}"
+
+
+def _validated(model: type[M], data: Any, context: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # from None: pydantic's own text repeats the whole input, API keys included.
+        raise ConfigError(context + "; ".join(_problem(e) for e in exc.errors())) from None
+
+
+def _given(value: Any) -> bool:
+    """Whether a value sets its setting: an empty one (``ORRERY_DB=``, ``db:``) leaves the default."""
+    return value is not None and value != ""
+
+
+def _read(model: type[BaseModel], document: Mapping[str, Any], env: Mapping[str, str],
+          path: str | None) -> dict[str, Any]:
+    """The values that the YAML document and the environment give for ``model``'s fields."""
+    values = {name: source.read(document, env, path)
+              for name, field in model.model_fields.items()
+              for source in field.metadata if isinstance(source, From)}
+    return {name: value for name, value in values.items() if _given(value)}
 
 
 def api_key_from_env(provider_id: str, env: Mapping[str, str]) -> str | None:
@@ -144,36 +191,27 @@ def parse_provider_spec(spec: str, env: Mapping[str, str]) -> ProviderConfig:
 
 
 def _provider_from_yaml(entry: Any, env: Mapping[str, str]) -> ProviderConfig:
+    """A ``providers`` entry; its ``api_key``, when given, wins over ``ORRERY_<ID>_API_KEY``."""
     if not isinstance(entry, dict) or "id" not in entry or "base_url" not in entry:
         raise ConfigError(f"each provider needs 'id' and 'base_url', got {entry!r}")
     provider_id = str(entry["id"])
     if not PROVIDER_ID.match(provider_id):
         raise ConfigError(f"provider id {provider_id!r} may hold only letters, digits, - and _")
-    options = {k: entry[k] for k in ("timeout", "connect_timeout") if k in entry}
-    return ProviderConfig(
-        id=provider_id,
-        base_url=_base_url(provider_id, str(entry["base_url"])),
-        api_key=entry.get("api_key") or api_key_from_env(provider_id, env),
-        **{k: float(v) for k, v in options.items()},
-    )
+    options = {key: value for key, value in entry.items() if _given(value)}
+    return _validated(ProviderConfig, {
+        **options, "id": provider_id, "base_url": _base_url(provider_id, str(entry["base_url"])),
+        "api_key": entry.get("api_key") or api_key_from_env(provider_id, env),
+    }, context=f"provider {provider_id}: ")
 
 
-def _web_search(section: Any, env: Mapping[str, str]) -> WebSearchConfig | None:
-    """The web search API from the YAML ``web_search`` section and ``ORRERY_WEB_SEARCH_*``; ``None``
-    (the tool answers 400) when neither names a URL or a key."""
-    if section is not None and not isinstance(section, dict):
-        raise ConfigError("'web_search' must be a mapping with 'base_url', 'api_key' and 'timeout'")
-    section = section or {}
-    base_url = env.get("ORRERY_WEB_SEARCH_URL") or section.get("base_url")
-    api_key = env.get("ORRERY_WEB_SEARCH_API_KEY") or section.get("api_key")
-    if not base_url and not api_key:
-        return None
+def _read_yaml(path: str) -> dict[str, Any]:
     try:
-        timeout = float(section.get("timeout", WebSearchConfig.timeout))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"web_search timeout must be a number of seconds: {exc}") from exc
-    return WebSearchConfig(base_url=str(base_url or DEFAULT_WEB_SEARCH_URL).rstrip("/"),
-                           api_key=str(api_key) if api_key else None, timeout=timeout)
+        document = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"config {path} must be a mapping")
+    return document
 
 
 def load_settings(
@@ -183,70 +221,17 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build the settings from YAML, environment and explicit overrides (CLI flags)."""
+    """Build the settings from YAML, environment and explicit overrides (CLI flags, by field name)."""
     env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    providers: list[ProviderConfig] = []
-    web_search_section: Any = None
-
     path = config_path or env.get("ORRERY_CONFIG")
-    if path:
-        try:
-            document = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from exc
-        if not isinstance(document, dict):
-            raise ConfigError(f"config {path} must be a mapping")
-        providers = [_provider_from_yaml(p, env) for p in document.get("providers") or []]
-        for key in ("host", "port", "workers", "log_level", "response_lease"):
-            if key in document:
-                values[key] = document[key]
-        if "db" in document:
-            values["db_url"] = document["db"]
-        if "data_dir" in document:
-            values["data_dir"] = Path(document["data_dir"]).expanduser()
-        web_search_section = document.get("web_search")
-        recording = document.get("recording") or {}
-        if not isinstance(recording, dict):
-            raise ConfigError(f"config {path}: 'recording' must be a mapping with 'mode' and 'dir'")
-        if "mode" in recording:
-            values["recording_mode"] = recording["mode"]
-        if "dir" in recording:
-            values["recording_dir"] = recording["dir"]
-
-    for key, name in (("db_url", "ORRERY_DB"), ("host", "ORRERY_HOST"), ("port", "ORRERY_PORT"),
-                      ("data_dir", "ORRERY_DATA_DIR"), ("log_level", "ORRERY_LOG_LEVEL"),
-                      ("recording_mode", "ORRERY_RECORDING_MODE"), ("recording_dir", "ORRERY_RECORDING_DIR"),
-                      ("response_lease", "ORRERY_RESPONSE_LEASE")):
-        if env.get(name):
-            values[key] = env[name]
-
+    document = _read_yaml(path) if path else {}
     if provider_specs:
         providers = [parse_provider_spec(spec, env) for spec in provider_specs]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-
-    modes = [mode.value for mode in RecordingMode]
-    if str(values.get("recording_mode", "live")) not in modes:
-        raise ConfigError(f"recording mode must be one of {', '.join(modes)}, got {values['recording_mode']!r}")
-    ids = [p.id for p in providers]
-    if len(ids) != len(set(ids)):
-        raise ConfigError(f"provider ids must be unique, got {ids}")
-    try:
-        settings = Settings(
-            providers=tuple(providers),
-            db_url=str(values.get("db_url", "")),
-            host=str(values.get("host", DEFAULT_HOST)),
-            port=int(values.get("port", DEFAULT_PORT)),
-            workers=int(values.get("workers", 1)),
-            data_dir=Path(values.get("data_dir", Path.home() / ".orrery")).expanduser(),
-            log_level=str(values.get("log_level", "info")),
-            recording_mode=RecordingMode(values.get("recording_mode", "live")),
-            recording_dir=Path(values["recording_dir"]).expanduser() if values.get("recording_dir") else None,
-            web_search=_web_search(web_search_section, env),
-            response_lease=float(values.get("response_lease", Settings.response_lease)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from exc
-    if not settings.response_lease > 0:
-        raise ConfigError(f"response_lease must be a positive number of seconds, got {settings.response_lease}")
-    return settings.with_defaults()
+    else:
+        providers = [_provider_from_yaml(entry, env) for entry in document.get("providers") or []]
+    values = _read(Settings, document, env, path)
+    web_search = _read(WebSearchConfig, document, env, path)
+    if "base_url" in web_search or "api_key" in web_search:
+        values["web_search"] = web_search  # without either, the tool answers 400
+    values.update({key: value for key, value in (overrides or {}).items() if _given(value)})
+    return _validated(Settings, {**values, "providers": tuple(providers)}).with_defaults()
