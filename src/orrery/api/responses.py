@@ -10,9 +10,9 @@ from starlette.types import Receive, Scope, Send
 
 from orrery.api.common import JSONBody, include_param, json_body, services
 from orrery.api.disconnect import unless_disconnected
+from orrery.inference.errors import http_error
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
-from orrery.responses.service import failure_error
 from orrery.wire.responses import CreateResponseRequest
 from orrery.wire.validation import parse_request
 
@@ -54,7 +54,7 @@ async def create_response(request: Request) -> Response:
     if gone is not None:
         return gone
     if run.failure is not None:
-        raise failure_error(run)
+        raise http_error(run.failure, response_id=run.response_id)
     return JSONBody(run.final, headers=headers)
 
 

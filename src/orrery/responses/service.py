@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from orrery.conversations.service import ConversationService
-from orrery.errors import APIError, InvalidRequest, NotFound
+from orrery.errors import InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
 from orrery.responses.convert import chat_request_body, items_to_messages
@@ -155,16 +155,3 @@ class ResponseService:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return objects.list_page([visible_item(objects.input_item_view(item), include) for item in page.data],
                                  page.has_more)
-
-
-def failure_error(run: ResponseRun) -> APIError:
-    """The HTTP error a non-streaming create answers with when its run failed upstream."""
-    assert run.failure is not None
-    failure = run.failure
-    return APIError(
-        f"Response {run.response_id} failed: {failure.message}",
-        status_code=failure.http_status,
-        error_type="invalid_request_error" if failure.http_status < 500 else "server_error",
-        code=failure.response_error_code,
-        headers={"x-response-id": run.response_id},
-    )
