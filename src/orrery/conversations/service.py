@@ -12,6 +12,7 @@ from orrery.store.conversations import ConversationHold, ConversationStore, Stor
 from orrery.tools.registry import visible_item
 from orrery.wire import objects
 from orrery.wire.items import InputItem
+from orrery.wire.shapes import ListPage
 
 CONVERSATION_ID = re.compile(r"^conv_[A-Za-z0-9_-]{1,123}$")
 
@@ -63,7 +64,7 @@ class ConversationService:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.", param="conversation_id")
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
-    async def add_items(self, conversation_id: str, items: list[InputItem], include: list[str]) -> dict[str, Any]:
+    async def add_items(self, conversation_id: str, items: list[InputItem], include: list[str]) -> ListPage:
         self.check_id(conversation_id)
         stored = conversation_items(items)
         if not await self.store.append(conversation_id, stored):
@@ -71,7 +72,7 @@ class ConversationService:
         return objects.list_page([visible_item(item, include) for item in stored], has_more=False)
 
     async def list_items(self, conversation_id: str, *, after: str | None, limit: int, order: Order,
-                         include: list[str]) -> dict[str, Any]:
+                         include: list[str]) -> ListPage:
         """Items as stored; tool results and sources only when ``include`` asks for them."""
         await self._existing(conversation_id)
         page = await self.store.items_page(conversation_id, after=after, limit=limit, order=order)

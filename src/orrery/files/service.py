@@ -12,6 +12,7 @@ from orrery.files.blobs import BlobStore
 from orrery.store.common import Order
 from orrery.store.files import FileStore, StoredFile
 from orrery.wire import objects
+from orrery.wire.shapes import ListPage
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 MIN_EXPIRY_S, MAX_EXPIRY_S = 3600, 30 * 24 * 3600
@@ -74,6 +75,6 @@ class FileService:
         await self.blobs.delete(file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 
-    async def list_page(self, *, after: str | None, limit: int, order: Order, purpose: str | None) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order, purpose: str | None) -> ListPage:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order, purpose=purpose)
         return objects.list_page([file_view(row) for row in rows], has_more)

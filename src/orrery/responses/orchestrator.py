@@ -20,6 +20,7 @@ from orrery.tools.base import ModelCall, OpeningItem, ServerTool, ToolUnavailabl
 from orrery.tools.registry import CALL_ITEM_TYPES, visible_item
 from orrery.tools.toolset import Toolset
 from orrery.wire import objects
+from orrery.wire.shapes import Usage
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ResponseRun:
         self.provider = provider
         self.chat_body = chat_body
         self.record = record
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self.failure: UpstreamError | None = None
         self.final: dict[str, Any] | None = None
         self._event = EventCounter()

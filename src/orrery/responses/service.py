@@ -18,6 +18,7 @@ from orrery.tools.registry import visible_item
 from orrery.tools.toolset import ToolRegistry
 from orrery.wire import objects
 from orrery.wire.responses import CreateResponseRequest
+from orrery.wire.shapes import ListPage
 
 NOT_READY = ("queued", "in_progress")
 
@@ -139,7 +140,7 @@ class ResponseService:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
         return _response_view(*found, include)
 
-    async def list_page(self, *, after: str | None, limit: int, order: Order, model: str | None) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order, model: str | None) -> ListPage:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order, model=model)
         return objects.list_page([_response_view(stored, output) for stored, output in rows], has_more)
 
@@ -149,7 +150,7 @@ class ResponseService:
         return {"id": response_id, "object": "response", "deleted": True}
 
     async def input_items(self, response_id: str, *, after: str | None, limit: int, order: Order,
-                          include: list[str]) -> dict[str, Any]:
+                          include: list[str]) -> ListPage:
         page = await self.store.input_items(response_id, after=after, limit=limit, order=order)
         if page is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")

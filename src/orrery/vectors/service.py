@@ -17,6 +17,7 @@ from orrery.vectors.filters import matches
 from orrery.vectors.index import Hit, PostgresIndex, SqliteIndex, reciprocal_rank_fusion
 from orrery.vectors.ingestion import DEFAULT_CHUNKING, Ingester
 from orrery.wire import objects
+from orrery.wire.shapes import ListPage
 from orrery.wire.vector_stores import (
     ChunkingStrategy,
     CreateFileBatchRequest,
@@ -143,7 +144,7 @@ class VectorStoreService:
             raise NotFound(f"No vector store found with id '{store_id[:140]}'.", param="vector_store_id")
         return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
-    async def list_page(self, *, after: str | None, limit: int, order: Order) -> dict[str, Any]:
+    async def list_page(self, *, after: str | None, limit: int, order: Order) -> ListPage:
         rows, has_more = await self.store.list_page(after=after, limit=limit, order=order)
         return objects.list_page([store_view(row) for row in rows], has_more)
 
@@ -169,7 +170,7 @@ class VectorStoreService:
         return store_file_view(await self._existing_file(store_id, file_id))
 
     async def list_files(self, store_id: str, *, after: str | None, limit: int, order: Order,
-                         status: str | None, batch_id: str | None = None) -> dict[str, Any]:
+                         status: str | None, batch_id: str | None = None) -> ListPage:
         await self._existing(store_id)
         rows, has_more = await self.store.files_page(store_id, after=after, limit=limit, order=order, status=status,
                                                      batch_id=batch_id)
@@ -221,7 +222,7 @@ class VectorStoreService:
         await self.store.cancel_batch(store_id, batch_id)
         return await self.retrieve_batch(store_id, batch_id)
 
-    async def list_batch_files(self, store_id: str, batch_id: str, **page: Any) -> dict[str, Any]:
+    async def list_batch_files(self, store_id: str, batch_id: str, **page: Any) -> ListPage:
         await self.retrieve_batch(store_id, batch_id)
         return await self.list_files(store_id, batch_id=batch_id, **page)
 

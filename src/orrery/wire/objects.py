@@ -11,11 +11,12 @@ from orrery.ids import new_id
 from orrery.tools.registry import ITEM_ID_PREFIXES, echoed
 from orrery.wire.items import ITEM_ID_PREFIX, InputItem
 from orrery.wire.responses import CreateResponseRequest
+from orrery.wire.shapes import ListPage, OutputTextPart, ReasoningTextPart, Usage
 
 ITEM_ID_PREFIXES_ALL = {**ITEM_ID_PREFIX, **ITEM_ID_PREFIXES}
 
 
-def usage_from_chat(chunk_usage: dict[str, Any]) -> dict[str, Any]:
+def usage_from_chat(chunk_usage: dict[str, Any]) -> Usage:
     """A chat ``usage`` block in the Responses ``usage`` shape."""
     prompt_details = chunk_usage.get("prompt_tokens_details") or {}
     completion_details = chunk_usage.get("completion_tokens_details") or {}
@@ -33,15 +34,17 @@ def usage_from_chat(chunk_usage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def add_usage(total: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
+def add_usage(total: Usage | None, usage: Usage) -> Usage:
     """Sum two Responses usages field by field, details included."""
     if total is None:
         return usage
     return {
         "input_tokens": total["input_tokens"] + usage["input_tokens"],
         "input_tokens_details": {
-            key: total["input_tokens_details"][key] + usage["input_tokens_details"][key]
-            for key in ("cached_tokens", "cache_write_tokens")
+            "cached_tokens": total["input_tokens_details"]["cached_tokens"]
+            + usage["input_tokens_details"]["cached_tokens"],
+            "cache_write_tokens": total["input_tokens_details"]["cache_write_tokens"]
+            + usage["input_tokens_details"]["cache_write_tokens"],
         },
         "output_tokens": total["output_tokens"] + usage["output_tokens"],
         "output_tokens_details": {
@@ -111,7 +114,7 @@ def response_object(
     status: str,
     params: dict[str, Any],
     output: list[dict[str, Any]],
-    usage: dict[str, Any] | None = None,
+    usage: Usage | dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
     incomplete_details: dict[str, Any] | None = None,
     completed_at: int | None = None,
@@ -137,7 +140,7 @@ def message_item(item_id: str, status: str = "in_progress",
 
 
 def output_text_part(text: str = "", logprobs: list[dict[str, Any]] | None = None,
-                     annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                     annotations: list[dict[str, Any]] | None = None) -> OutputTextPart:
     return {"type": "output_text", "annotations": annotations or [], "logprobs": logprobs or [], "text": text}
 
 
@@ -152,7 +155,7 @@ def reasoning_item(item_id: str, status: str = "in_progress",
     return {"id": item_id, "type": "reasoning", "status": status, "summary": [], "content": content or []}
 
 
-def reasoning_text_part(text: str = "") -> dict[str, Any]:
+def reasoning_text_part(text: str = "") -> ReasoningTextPart:
     return {"type": "reasoning_text", "text": text}
 
 
@@ -179,7 +182,7 @@ def input_item_view(item: dict[str, Any]) -> dict[str, Any]:
             "status": item.get("status", "completed")}
 
 
-def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+def list_page(data: list[dict[str, Any]], has_more: bool) -> ListPage:
     return {
         "object": "list",
         "data": data,
