@@ -7,14 +7,15 @@ import asyncio
 import logging
 import os
 import sys
+from functools import partial
 
 import orjson
 import uvicorn
 
+from orrery import uploads
 from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
 from orrery.config import ConfigError, ProviderConfig, RecordingMode, Settings, load_settings
 from orrery.inference import gguf
-from orrery import uploads
 from orrery.recording import cli as recording_cli
 from orrery.recording.recorder import Recorder
 from orrery.store.database import create_engine, migrate
@@ -86,15 +87,15 @@ def serve(args: argparse.Namespace) -> None:
     if recorder is not None:
         recorder.store.start_usage_log()
         log.info("recording mode %s, recordings in %s", recorder.mode.value, recorder.store.directory)
-    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-              "access_log": False, "timeout_graceful_shutdown": 5}
+    serve = partial(uvicorn.run, host=settings.host, port=settings.port, log_level=settings.log_level,
+                    access_log=False, timeout_graceful_shutdown=5)
     if settings.workers > 1:
         asyncio.run(_migrate(settings))
         os.environ[SETTINGS_ENV] = orjson.dumps(settings.to_json()).decode()
         os.environ[MIGRATED_ENV] = "1"
-        uvicorn.run("orrery.app:app_from_env", factory=True, workers=settings.workers, **common)
+        serve("orrery.app:app_from_env", factory=True, workers=settings.workers)
     else:
-        uvicorn.run(create_app(settings), **common)
+        serve(create_app(settings))
 
 
 def main(argv: list[str] | None = None) -> None:

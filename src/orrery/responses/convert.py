@@ -11,8 +11,7 @@ from itertools import chain
 from typing import Any
 
 from orrery.tools.base import ChatFunction
-from orrery.tools.file_citations import with_markers
-from orrery.tools.registry import HistoryReplay, key_of
+from orrery.tools.registry import HistoryReplay, as_written, key_of
 from orrery.wire.responses import CreateResponseRequest
 
 Message = dict[str, Any]
@@ -41,7 +40,7 @@ def _chat_part(part: dict[str, Any]) -> dict[str, Any] | None:
 def _part_text(part: dict[str, Any]) -> str:
     """A part's text; an answer's citations go back in as the markers the model wrote."""
     if part.get("annotations"):
-        return with_markers(part.get("text") or "", part["annotations"])
+        return as_written(part.get("text") or "", part["annotations"])
     return part.get("text") or part.get("refusal") or ""
 
 

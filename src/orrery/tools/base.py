@@ -234,6 +234,12 @@ class ToolKind:
         return item
 
     @classmethod
+    def as_written(cls, text: str, annotations: list[dict[str, Any]]) -> str:
+        """An answer's text as the model wrote it, before this kind's annotations were taken out of
+        it (to show the model its own turn again)."""
+        return text
+
+    @classmethod
     def replayer(cls) -> Replayer | None:
         """How stored items of this kind are shown to the model again; ``None`` if they are not tool
         items the model made (they are shown by the conversion of messages)."""

@@ -25,7 +25,7 @@ from orrery.tools.base import (
     query_argument,
     query_call,
 )
-from orrery.tools.file_citations import CitationFilter
+from orrery.tools.file_citations import CitationFilter, with_markers
 from orrery.wire.common import Filter, Identifier, LenientModel, StrictModel
 
 if TYPE_CHECKING:
@@ -191,6 +191,10 @@ class FileSearchKind(ToolKind):
     @classmethod
     def visible(cls, item: Item, include: list[str]) -> Item:
         return item if INCLUDE_RESULTS in include else {**item, "results": None}
+
+    @classmethod
+    def as_written(cls, text: str, annotations: list[dict[str, Any]]) -> str:
+        return with_markers(text, annotations)
 
     @classmethod
     def replayer(cls) -> Replayer:

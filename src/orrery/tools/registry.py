@@ -61,6 +61,13 @@ def visible_item(item: Item, include: list[str]) -> Item:
     return item if kind is None else kind.visible(item, include)
 
 
+def as_written(text: str, annotations: list[dict[str, Any]]) -> str:
+    """An answer's text as the model wrote it, with what every kind's annotations took out put back."""
+    for kind in KINDS:
+        text = kind.as_written(text, annotations)
+    return text
+
+
 class HistoryReplay:
     """Shows one history's tool items to the model again, each by its kind's replayer."""
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, Field
 
 from orrery.tools.registry import TOOL_MODELS
-from orrery.tools.web_search import WebSearchType
 from orrery.wire.common import Identifier, LenientModel, Metadata, ModelName, StrictModel
 from orrery.wire.items import InputItem
 
@@ -42,7 +41,8 @@ class AllowedFunction(LenientModel):
 
 
 class AllowedHostedTool(LenientModel):
-    type: Literal["file_search"] | WebSearchType
+    type: Literal["file_search", "web_search", "web_search_2025_08_26", "web_search_preview",
+                  "web_search_preview_2025_03_11"]
 
 
 class AllowedMcp(LenientModel):
