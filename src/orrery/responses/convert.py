@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from itertools import chain
 from typing import Any
 
-from orrery.tools.base import ChatFunction
+from orrery.tools.base import ChatFunction, qualified_name
 from orrery.tools.registry import HistoryReplay, as_written, key_of
 from orrery.wire.responses import CreateResponseRequest
 
@@ -96,18 +96,22 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
     for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
         if kind == "function_call":
-            add_call(item["call_id"], item["name"], item["arguments"])
+            add_call(item["call_id"], qualified_name(item.get("namespace"), item["name"]), item["arguments"])
             continue
         replayed = replay(item)
         if replayed is not None and (replayed.calls or not replayed.ends_turn):
             for call, content in replayed.calls:
                 add_call(call.call_id, call.name, call.arguments)
-                answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+                if content is not None:
+                    answered.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
             continue
         messages.extend(answered)
         answered = []
         pending_calls = None
-        if kind == "message":
+        if replayed is not None:
+            messages += [{"role": "tool", "tool_call_id": call_id, "content": _tool_output(content)}
+                         for call_id, content in replayed.answers]
+        elif kind == "message":
             messages.append(_message(item, history_in_parts and position < len(history)))
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})

@@ -166,11 +166,14 @@ class Replay:
     """How a stored item is shown to the model again."""
 
     calls: tuple[tuple[ModelCall, Any], ...] = ()
-    """Calls the model made, each with the ``tool`` message content that answered it; they join
-    the assistant turn of the calls before them."""
+    """Calls the model made, each with the ``tool`` message content that answered it (``None``
+    when a later item holds the answer); they join the assistant turn of the calls before them."""
+    answers: tuple[tuple[str, Any], ...] = ()
+    """``tool`` message contents answering earlier calls, by call id (an item the client sent
+    with a call's result)."""
     ends_turn: bool = True
     """Whether the item ends the assistant turn of the calls before it (with no calls of its own,
-    it is shown as nothing)."""
+    it is shown as nothing but its answers)."""
 
 
 SHOWN_AS_NOTHING = Replay(ends_turn=False)
@@ -226,7 +229,7 @@ class ToolKind:
     @classmethod
     def echoed(cls, tool: BaseModel) -> dict[str, Any]:
         """The entry as the response object's ``tools`` shows it."""
-        return tool.model_dump(exclude_none=True)
+        return tool.model_dump(exclude_none=True, by_alias=True)
 
     @classmethod
     def visible(cls, item: Item, include: list[str]) -> Item:
@@ -249,6 +252,11 @@ class ToolKind:
         """Check the request's entries of this kind, fetch what they need, and offer them; called for
         every request, with no entries too (``None``: nothing to offer)."""
         return None
+
+
+def qualified_name(namespace: str | None, name: str) -> str:
+    """The chat function name of a tool inside a ``namespace`` tool (or of a plain one)."""
+    return f"{namespace}__{name}" if namespace else name
 
 
 def query_argument(arguments: str) -> str:

@@ -17,6 +17,10 @@ class FunctionTool(StrictModel):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None
+    allowed_callers: list[Literal["direct", "programmatic"]] | None = None
+    output_schema: dict[str, Any] | None = None
+    async_: bool | None = Field(default=None, alias="async")
 
 
 def chat_function(tool: FunctionTool) -> ChatFunction:

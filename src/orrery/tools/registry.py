@@ -9,11 +9,13 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from orrery.tools import file_search, function, mcp, web_search
+from orrery.tools import custom, file_search, function, mcp, namespace, web_search
 from orrery.tools.base import Item, Replay, Replayer, ToolKind
 
 KINDS: tuple[type[ToolKind], ...] = (
     function.FunctionKind,
+    custom.CustomKind,
+    namespace.NamespaceKind,
     file_search.FileSearchKind,
     web_search.WebSearchKind,
     mcp.McpKind,

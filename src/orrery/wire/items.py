@@ -82,7 +82,7 @@ class ReasoningItem(LenientModel):
 
 ToolItemType = Literal[
     "computer_call", "computer_call_output", "code_interpreter_call", "image_generation_call", "local_shell_call",
-    "local_shell_call_output", "custom_tool_call", "custom_tool_call_output",
+    "local_shell_call_output",
 ]
 
 TOOL_ITEM_TYPES = frozenset(get_args(ToolItemType))

@@ -1,0 +1,115 @@
+"""Tools the client runs: custom tools and namespaces, round trips streamed and not, stored and not."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from conftest import upstream_name
+from scripted_upstream import Reply, ToolCall
+from wire import check_response, stream
+
+PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch"
+LARK = 'start: "*** Begin Patch" /(.|\\n)*/ "*** End Patch"'
+APPLY_PATCH = {"type": "custom", "name": "apply_patch", "description": "Edit files with a patch.",
+               "format": {"type": "grammar", "syntax": "lark", "definition": LARK}}
+CRM = {"type": "namespace", "name": "crm", "description": "Customer records.", "tools": [
+    {"type": "function", "name": "lookup", "description": "Find a customer.", "strict": False,
+     "parameters": {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}},
+    {"type": "custom", "name": "note", "description": "Write a note."}]}
+
+
+def create(server, body: dict, streamed: bool) -> dict:
+    if streamed:
+        return stream(server.base_url, body)[-1]["response"]
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(f"{server.base_url}/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    check_response(answer.json())
+    return answer.json()
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "unstored"])
+def test_custom_tool_round_trip(server, upstream, model, streamed, store):
+    name = upstream_name(model)
+    upstream.script(name, Reply(tool_calls=[ToolCall("apply_patch", json.dumps({"input": PATCH}), id="call_p")]),
+                    Reply(text="Patched."))
+    first = create(server, {"model": model, "input": "Add hello.txt", "tools": [APPLY_PATCH], "store": store},
+                   streamed)
+    [call] = first["output"]
+    assert call["type"] == "custom_tool_call"
+    assert (call["name"], call["input"], call["call_id"]) == ("apply_patch", PATCH, "call_p")
+    offered = upstream.bodies(name)[0]["tools"]
+    assert offered[0]["function"]["name"] == "apply_patch"
+    assert offered[0]["function"]["parameters"]["required"] == ["input"]
+    assert LARK in offered[0]["function"]["description"]
+
+    result = {"type": "custom_tool_call_output", "call_id": "call_p", "output": "Done: hello.txt added"}
+    following = {"model": model, "tools": [APPLY_PATCH], "store": store}
+    if store:
+        following |= {"previous_response_id": first["id"], "input": [result]}
+    else:
+        following["input"] = [{"role": "user", "content": "Add hello.txt"}, call, result]
+    second = create(server, following, streamed)
+    assert second["output"][0]["content"][0]["text"] == "Patched."
+    assert upstream.bodies(name)[-1]["messages"] == [
+        {"role": "user", "content": "Add hello.txt"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"index": 0, "id": "call_p", "type": "function",
+             "function": {"name": "apply_patch", "arguments": json.dumps({"input": PATCH})}}]},
+        {"role": "tool", "tool_call_id": "call_p", "content": "Done: hello.txt added"},
+    ]
+
+
+def test_custom_tool_events(server, upstream, model):
+    upstream.script(upstream_name(model),
+                    Reply(text="Let me patch.", tool_calls=[ToolCall("apply_patch", json.dumps({"input": PATCH}))]))
+    events = stream(server.base_url, {"model": model, "input": "patch", "tools": [APPLY_PATCH]})
+    call = events[-1]["response"]["output"][1]
+    inputs = [e for e in events if e["type"].startswith("response.custom_tool_call_input.")]
+    assert [e["type"] for e in inputs] == ["response.custom_tool_call_input.delta",
+                                           "response.custom_tool_call_input.done"]
+    assert inputs[0]["delta"] == PATCH and inputs[1]["input"] == PATCH
+    assert all(e["item_id"] == call["id"] and e["output_index"] == 1 for e in inputs)
+    assert events[-1]["response"]["tools"] == [APPLY_PATCH]
+
+
+def test_custom_input_that_is_not_the_asked_json_is_kept_whole(server, upstream, model):
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("apply_patch", PATCH)]))
+    response = create(server, {"model": model, "input": "patch", "tools": [APPLY_PATCH]}, streamed=False)
+    assert response["output"][0]["input"] == PATCH
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])
+def test_namespace_tools_are_offered_flat_and_called_by_namespace(server, upstream, model, streamed):
+    name = upstream_name(model)
+    lookup = ToolCall("crm__lookup", '{"email": "a@example.com"}', id="call_l")
+    note = ToolCall("crm__note", json.dumps({"input": "called back"}), id="call_n")
+    upstream.script(name, Reply(tool_calls=[lookup, note]), Reply(text="Ada, noted."))
+    tools = [CRM, {"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    first = create(server, {"model": model, "input": "Who is a@example.com?", "tools": tools}, streamed)
+    assert [f["function"]["name"] for f in upstream.bodies(name)[0]["tools"]] == ["crm__lookup", "crm__note",
+                                                                                  "lookup"]
+    function_call, custom_call = first["output"]
+    assert function_call["type"] == "function_call" and function_call["status"] == "completed"
+    assert (function_call["name"], function_call["namespace"], function_call["arguments"]) == (
+        "lookup", "crm", '{"email": "a@example.com"}')
+    assert (custom_call["type"], custom_call["name"], custom_call["namespace"], custom_call["input"]) == (
+        "custom_tool_call", "note", "crm", "called back")
+
+    second = create(server, {"model": model, "tools": tools, "previous_response_id": first["id"], "input": [
+        {"type": "function_call_output", "call_id": "call_l", "output": "Ada Lovelace"},
+        {"type": "custom_tool_call_output", "call_id": "call_n", "output": "saved"}]}, streamed)
+    assert second["output"][0]["content"][0]["text"] == "Ada, noted."
+    assert upstream.bodies(name)[-1]["messages"][1:] == [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"index": 0, "id": "call_l", "type": "function",
+             "function": {"name": "crm__lookup", "arguments": '{"email": "a@example.com"}'}},
+            {"index": 1, "id": "call_n", "type": "function",
+             "function": {"name": "crm__note", "arguments": json.dumps({"input": "called back"})}}]},
+        {"role": "tool", "tool_call_id": "call_l", "content": "Ada Lovelace"},
+        {"role": "tool", "tool_call_id": "call_n", "content": "saved"},
+    ]
