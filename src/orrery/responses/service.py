@@ -70,7 +70,7 @@ class ResponseService:
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
         response_id = new_id("resp")
-        input_items = _input_items(request)
+        input_items = await self._referenced(_input_items(request), request.conversation_id)
         hold, history = await self._context(request, response_id)
         try:
             return await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
@@ -79,6 +79,22 @@ class ResponseService:
             if hold is not None:
                 hold.release()
             raise
+
+    async def _referenced(self, items: list[dict[str, Any]], conversation_id: str | None) -> list[dict[str, Any]]:
+        """The input with each ``item_reference`` replaced by the stored item it names: an item of
+        any stored response, or of the request's conversation."""
+        ids = [item["id"] for item in items if item.get("type") == "item_reference"]
+        if not ids:
+            return items
+        found = await self.store.items_by_id(ids)
+        missing = [item_id for item_id in ids if item_id not in found]
+        if missing and conversation_id is not None:
+            found |= await self.conversations.store.items_by_id(conversation_id, missing)
+        for position, item in enumerate(items):
+            if item.get("type") == "item_reference" and item["id"] not in found:
+                raise InvalidRequest(f"Item with id '{item['id']}' not found.", param=f"input[{position}].id",
+                                     code="item_not_found")
+        return [found[item["id"]] if item.get("type") == "item_reference" else item for item in items]
 
     async def _context(self, request: CreateResponseRequest,
                        response_id: str) -> tuple[ConversationHold | None, list[dict[str, Any]]]:

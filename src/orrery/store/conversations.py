@@ -12,6 +12,7 @@ from orrery.store.common import Order, Page, now_us, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
+
 @dataclass(frozen=True)
 class StoredConversation:
     id: str
@@ -147,6 +148,18 @@ class ConversationStore:
                      .where(conversation_items.c.conversation_id == conversation_id)
                      .order_by(conversation_items.c.position))
             return list((await connection.execute(query)).scalars().all())
+
+    async def items_by_id(self, conversation_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Items of the conversation, by item id."""
+        found = [item_id for item_id in ids if storable(item_id)]
+        if not found:
+            return {}
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(
+                select(conversation_items.c.id, conversation_items.c.data)
+                .where(conversation_items.c.conversation_id == conversation_id,
+                       conversation_items.c.id.in_(found)))).all()
+        return {row.id: row.data for row in rows}
 
     async def items_page(self, conversation_id: str, *, after: str | None, limit: int, order: Order) -> Page:
         position = conversation_items.c.position

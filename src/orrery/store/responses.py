@@ -187,6 +187,16 @@ class ResponseStore:
             items = (await connection.execute(HISTORY, {"id": response_id})).scalars().all()
         return status, list(items)
 
+    async def items_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored input and output items of any response, by item id."""
+        found = [item_id for item_id in ids if storable(item_id)]
+        if not found:
+            return {}
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(
+                select(response_items.c.id, response_items.c.data).where(response_items.c.id.in_(found)))).all()
+        return {row.id: row.data for row in rows}
+
     async def input_items(self, response_id: str, *, after: str | None, limit: int,
                           order: Order) -> Page | None:
         if not storable(response_id):

@@ -95,12 +95,24 @@ class ToolCallItem(LenientModel):
     id: Identifier | None = None
 
 
+class ItemReference(LenientModel):
+    """An earlier item, by id: shown to the model as the stored item it names."""
+
+    type: Literal["item_reference"] = "item_reference"
+    id: Identifier
+
+
 def _item_tag(value: Any) -> str | None:
-    kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None)
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if kind is None:
+            kind = "item_reference" if "id" in value and "role" not in value else "message"
+    else:
+        kind = getattr(value, "type", None)
     return "tool_item" if isinstance(kind, str) and kind in TOOL_ITEM_TYPES else kind
 
 
-_ENGINE_ITEMS = (MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem)
+_ENGINE_ITEMS = (MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem, ItemReference)
 
 if TYPE_CHECKING:
     InputItem = BaseModel
