@@ -140,19 +140,25 @@ def test_malformed_web_search_tools_are_400(server, tool):
     assert raised.value.body["param"].startswith("tools")
 
 
-def test_without_a_search_api_the_tool_is_refused_before_streaming(upstream, model, tmp_path):
+def test_without_a_search_api_the_tool_is_left_out_and_listed(upstream, model, tmp_path):
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="No search here."), Reply(text="Still none."))
+    log_path = tmp_path / "no-search.log"
     process, url = start_server({"providers": [{"id": "scripted", "base_url": upstream.url}],
-                                 "db": f"sqlite:///{tmp_path / 'o.db'}"}, log_path=tmp_path / "no-search.log")
+                                 "db": f"sqlite:///{tmp_path / 'o.db'}"}, log_path=log_path)
+    tools = [{"type": "web_search"}, {"type": "function", "name": "f", "parameters": {"type": "object"}}]
     try:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
-        for streamed in (False, True):
-            with pytest.raises(openai.BadRequestError) as raised:
-                client.responses.create(model=model, input="q", tools=[{"type": "web_search"}], stream=streamed)
-            assert raised.value.body["code"] == "unsupported_tool"
-            assert "ORRERY_WEB_SEARCH_API_KEY" in raised.value.message
-        assert upstream.bodies(upstream_name(model)) == []
+        answer = client.responses.create(model=model, input="q", tools=tools)
+        assert answer.output_text == "No search here."
+        assert [tool.type for tool in answer.tools] == ["web_search", "function"]
+        streamed = stream(f"{url}/v1", {"model": model, "input": "q", "tools": tools})
+        assert [tool["type"] for tool in streamed[-1]["response"]["tools"]] == ["web_search", "function"]
+        assert [[f["function"]["name"] for f in body["tools"]] for body in upstream.bodies(name)] == [["f"], ["f"]]
     finally:
         stop_server(process)
+    warnings = [line for line in log_path.read_text().splitlines() if "no web search API is configured" in line]
+    assert len(warnings) == 1, warnings
 
 
 def test_a_stateless_client_sends_the_search_back_as_input(server, upstream, model):

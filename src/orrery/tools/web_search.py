@@ -17,7 +17,6 @@ import httpx2
 from pydantic import Field
 
 from orrery.config import WebSearchConfig
-from orrery.errors import InvalidRequest
 from orrery.inference.errors import upstream_message
 from orrery.tools.base import (
     ChatFunction,
@@ -237,7 +236,7 @@ class WebSearchRunner:
 
 
 class WebSearchKind(ToolKind):
-    """Runs on the configured search API; without one, a request offering the tool is a 400."""
+    """Runs on the configured search API; without one, the tool is not offered to the model."""
 
     tool_types: ClassVar[tuple[str, ...]] = get_args(WebSearchType)
     tool_model = WebSearchTool
@@ -247,6 +246,7 @@ class WebSearchKind(ToolKind):
     def __init__(self, api: SearchApiTransport | None, client: WebSearchClient | None) -> None:
         self.api = api
         self.client = client
+        self._warned = False
 
     @classmethod
     def start(cls, setup: ToolSetup) -> WebSearchKind:
@@ -277,15 +277,21 @@ class WebSearchKind(ToolKind):
         return replayed
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
-        """The first web search tool sets how searches run."""
+        """The first web search tool sets how searches run. Without a search API the tool is left
+        out of what the model sees (clients such as the Codex CLI offer it by default), and the
+        response still lists it."""
         if not request.entries:
             return None
-        position, tool = request.entries[0]
         if self.client is None:
-            raise InvalidRequest(
-                "The web_search tool is not available: this server has no web search API configured "
-                "(set ORRERY_WEB_SEARCH_API_KEY, or 'web_search' in the config file).",
-                param=f"tools[{position}]", code="unsupported_tool")
+            self._warn_unconfigured()
+            return None
+        position, tool = request.entries[0]
         pages = WebPages()
         return PreparedTools(functions={position: [WEB_SEARCH] for position, _ in request.entries},
                              runner=WebSearchRunner(self.client, tool, pages), citations=pages)
+
+    def _warn_unconfigured(self) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("a request offers the web_search tool, but no web search API is configured: the model "
+                        "is not shown the tool (set ORRERY_WEB_SEARCH_API_KEY, or 'web_search' in the config file)")
