@@ -31,6 +31,7 @@ from orrery.inference.router import ModelRouter
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
 from orrery.responses.service import ResponseService
+from orrery.sealing import Sealer
 from orrery.services import Services
 from orrery.store.conversations import ConversationStore
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
@@ -84,6 +85,8 @@ async def _unexpected_error(_: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+    sealer = Sealer.from_settings(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.db_url)
@@ -110,7 +113,9 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
                                              recorder.wrap_tool_transport if recorder else unwrapped))
         app.state.services = Services(
             router=router,
-            responses=ResponseService(router, ResponseStore(engine, writer, leases), conversations, tools),
+            responses=ResponseService(
+                router, ResponseStore(engine, writer, leases), conversations, tools, sealer,
+                frozenset(provider.id for provider in settings.providers if provider.reasoning_history)),
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,

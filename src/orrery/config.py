@@ -27,6 +27,8 @@ LOCAL_SCHEME = "gguf:"
 DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
 
 M = TypeVar("M", bound=BaseModel)
+SECRETS = ("api_key", "state_key")
+"""Settings whose values no error message shows."""
 
 
 class RecordingMode(StrEnum):
@@ -78,6 +80,9 @@ class ProviderConfig(_Model):
     api_key: str | None = None
     timeout: float = 600.0
     connect_timeout: float = 10.0
+    reasoning_history: bool = False
+    """Show the model its reasoning of earlier turns, as ``reasoning_content`` on the assistant
+    messages that followed it (vLLM, llama.cpp and DeepSeek-style chat templates read it)."""
 
     @property
     def model_path(self) -> Path | None:
@@ -110,6 +115,8 @@ class Settings(_Model):
     web_search: WebSearchConfig | None = None
     response_lease: Annotated[PositiveFloat, From("response_lease", "ORRERY_RESPONSE_LEASE")] = 60.0
     """Seconds a response outlives a server process that died running it, before it is marked failed."""
+    state_key: Annotated[str | None, From("state_key", "ORRERY_STATE_KEY")] = None
+    """The Fernet key that seals ``encrypted_content``; generated once in ``data_dir`` when not set."""
 
     @model_validator(mode="after")
     def _unique_provider_ids(self) -> Settings:
@@ -140,7 +147,7 @@ def _problem(error: ErrorDetails) -> str:
     what = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
     if not where:
         return what
-    if error["loc"][-1] == "api_key":
+    if error["loc"][-1] in SECRETS:
         return f"{where}: {what}"
     return f"{where}: {what}, got {error['input']!r}"
 

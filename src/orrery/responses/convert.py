@@ -69,24 +69,39 @@ def _tool_output(output: Any) -> Any:
     return [p for p in (_chat_part(part) for part in output) if p is not None]
 
 
+def _reasoning_text(item: dict[str, Any]) -> str:
+    """A reasoning item's text: its reasoning, else its summary."""
+    parts = item.get("content") or item.get("summary") or []
+    return "".join(part.get("text") or "" for part in parts if isinstance(part, dict))
+
+
 def items_to_messages(instructions: str | None, history: list[dict[str, Any]], new_input: list[dict[str, Any]],
-                      *, history_in_parts: bool = False) -> list[dict[str, Any]]:
+                      *, history_in_parts: bool = False, reasoning: bool = False) -> list[dict[str, Any]]:
     """Chat messages for the history and the new input; consecutive function calls share one
     assistant turn.
 
     ``history_in_parts``: a conversation's assistant messages go upstream as lists of text parts,
     while a ``previous_response_id`` chain's go as strings (both as the seed recordings show).
+    ``reasoning``: reasoning items are shown as ``reasoning_content`` of the assistant message
+    that follows them; otherwise the model does not see them.
     """
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
     pending_calls: dict[str, Any] | None = None
     answered: list[dict[str, Any]] = []
+    thought = ""
+
+    def with_thought(message: dict[str, Any]) -> dict[str, Any]:
+        nonlocal thought
+        if thought:
+            message["reasoning_content"], thought = thought, ""
+        return message
 
     def add_call(call_id: str, name: str, arguments: str) -> None:
         nonlocal pending_calls
         if pending_calls is None:
-            pending_calls = {"role": "assistant", "content": "", "tool_calls": []}
+            pending_calls = with_thought({"role": "assistant", "content": "", "tool_calls": []})
             messages.append(pending_calls)
         calls = pending_calls["tool_calls"]
         calls.append({"index": len(calls), "id": call_id, "type": "function",
@@ -112,7 +127,10 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
             messages += [{"role": "tool", "tool_call_id": call_id, "content": _tool_output(content)}
                          for call_id, content in replayed.answers]
         elif kind == "message":
-            messages.append(_message(item, history_in_parts and position < len(history)))
+            message = _message(item, history_in_parts and position < len(history))
+            messages.append(with_thought(message) if message["role"] == "assistant" else message)
+        elif kind == "reasoning" and reasoning:
+            thought = _reasoning_text(item)
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"])})
     messages.extend(answered)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from orrery.inference.errors import UpstreamError
 from orrery.responses.events import EventCounter
-from orrery.responses.output_items import OutputItems
+from orrery.responses.output_items import OutputItems, Seal
 from orrery.store.writer import StoreWriteError
 from orrery.tools.base import ModelCall, OpeningItem, ServerTool, ToolUnavailable
 from orrery.tools.registry import CALL_ITEM_TYPES, visible_item
@@ -31,6 +31,8 @@ INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_
 
 
 class ChatStreamer(Protocol):
+    id: str
+
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
 
@@ -54,10 +56,11 @@ class ResponseRun:
         record: RunRecord | None,
         include_logprobs: bool,
         toolset: Toolset | None = None,
+        seal: Seal | None = None,
     ) -> None:
         """``record``: where the response's state is stored, ``None`` for ``store: false``;
         ``toolset``: the request's tools, with the items shown and the calls run before the
-        model's first turn."""
+        model's first turn; ``seal``: seals reasoning into ``encrypted_content``, when asked for."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -69,7 +72,7 @@ class ResponseRun:
         self.final: dict[str, Any] | None = None
         self._event = EventCounter()
         self.toolset = toolset or Toolset()
-        self.items = OutputItems(self._event, toolset=self.toolset, include_logprobs=include_logprobs)
+        self.items = OutputItems(self._event, toolset=self.toolset, include_logprobs=include_logprobs, seal=seal)
         self.output = self.items.output
         self._started = False
 

@@ -6,6 +6,7 @@ server-side tools are collected for the run to execute once the model's turn is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orrery.ids import new_id
@@ -13,6 +14,9 @@ from orrery.responses.events import EventCounter
 from orrery.tools.base import Citations, ModelCall, ServerTool, TextFilter
 from orrery.tools.toolset import Toolset
 from orrery.wire import objects
+
+Seal = Callable[[dict[str, Any]], str]
+"""Seals a payload into an ``encrypted_content`` only this server can read."""
 
 
 def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,9 +53,12 @@ class _OpenItem:
 class OutputItems:
     """The output of one response, item by item, as the upstream streams it."""
 
-    def __init__(self, event: EventCounter, *, toolset: Toolset, include_logprobs: bool) -> None:
+    def __init__(self, event: EventCounter, *, toolset: Toolset, include_logprobs: bool,
+                 seal: Seal | None = None) -> None:
         """``toolset``: the request's tools, which run the calls of server-side functions and say
-        what the answer may cite (filled in as they run)."""
+        what the answer may cite (filled in as they run); ``seal``: seals each reasoning item's
+        text into its ``encrypted_content`` (when the client asked for it)."""
+        self._seal = seal
         self.output: list[dict[str, Any]] = []
         self._event = event
         self.toolset = toolset
@@ -223,6 +230,8 @@ class OutputItems:
         part = objects.reasoning_text_part(text)
         item["content"] = [part]
         item["status"] = status
+        if self._seal is not None:
+            item["encrypted_content"] = self._seal({"text": text})
         return [
             self._event("response.reasoning_text.done", item_id=item["id"], output_index=index,
                         content_index=0, text=text),

@@ -11,6 +11,7 @@ from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun
+from orrery.sealing import Sealer
 from orrery.store.common import Order
 from orrery.store.conversations import ConversationHold
 from orrery.store.responses import ResponseStore, StoredResponse
@@ -49,11 +50,15 @@ def _response_view(stored: StoredResponse, output: list[dict[str, Any]],
 
 class ResponseService:
     def __init__(self, router: ModelRouter, store: ResponseStore, conversations: ConversationService,
-                 tools: ToolRegistry) -> None:
+                 tools: ToolRegistry, sealer: Sealer, reasoning_history: frozenset[str] = frozenset()) -> None:
+        """``sealer``: seals and opens ``encrypted_content``; ``reasoning_history``: the providers
+        shown the reasoning of earlier turns."""
         self.router = router
         self.store = store
         self.conversations = conversations
         self.tools = tools
+        self.sealer = sealer
+        self.reasoning_history = reasoning_history
 
     async def create(self, request: CreateResponseRequest) -> ResponseRun:
         """Check everything checkable and prepare the run; its stream has not started.
@@ -70,7 +75,7 @@ class ResponseService:
                                  code="mutually_exclusive_parameters")
         provider, upstream_model = self.router.resolve(request.model)
         response_id = new_id("resp")
-        input_items = await self._referenced(_input_items(request), request.conversation_id)
+        input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
         hold, history = await self._context(request, response_id)
         try:
             return await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
@@ -79,6 +84,21 @@ class ResponseService:
             if hold is not None:
                 hold.release()
             raise
+
+    def _unsealed(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Reasoning items with the reasoning their ``encrypted_content`` holds as their ``content``
+        (kept sealed too, as the client sent it)."""
+        for position, item in enumerate(items):
+            if item.get("type") != "reasoning" or not item.get("encrypted_content"):
+                continue
+            sealed = self.sealer.open(item["encrypted_content"])
+            if sealed is None or not isinstance(sealed.get("text"), str):
+                raise InvalidRequest("The encrypted content of this reasoning item could not be verified: it was "
+                                     "not sealed by this server, or it was changed.",
+                                     param=f"input[{position}].encrypted_content", code="invalid_encrypted_content")
+            if not item.get("content"):
+                items[position] = {**item, "content": [{"type": "reasoning_text", "text": sealed["text"]}]}
+        return items
 
     async def _referenced(self, items: list[dict[str, Any]], conversation_id: str | None) -> list[dict[str, Any]]:
         """The input with each ``item_reference`` replaced by the stored item it names: an item of
@@ -112,7 +132,8 @@ class ResponseService:
         toolset = await self.tools.prepare(request.tools or [], history, input_items)
         conversation_id = request.conversation_id
         messages = items_to_messages(request.instructions, history, input_items,
-                                     history_in_parts=conversation_id is not None)
+                                     history_in_parts=conversation_id is not None,
+                                     reasoning=provider.id in self.reasoning_history)
         chat_body = chat_request_body(request, upstream_model, messages, toolset.functions)
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000
@@ -133,6 +154,7 @@ class ResponseService:
             record=record,
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
             toolset=toolset,
+            seal=self.sealer.seal if request.include and "reasoning.encrypted_content" in request.include else None,
         )
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
