@@ -113,3 +113,18 @@ def test_namespace_tools_are_offered_flat_and_called_by_namespace(server, upstre
         {"role": "tool", "tool_call_id": "call_l", "content": "Ada Lovelace"},
         {"role": "tool", "tool_call_id": "call_n", "content": "saved"},
     ]
+
+
+def test_a_client_function_and_a_server_tool_of_the_same_name_never_shadow_each_other(server, upstream, model):
+    name = upstream_name(model)
+    query = f"shadowing {model}"
+    upstream.script(name, Reply(tool_calls=[ToolCall("web_search_2", json.dumps({"query": query}), id="call_s")]),
+                    Reply(tool_calls=[ToolCall("web_search", '{"q": "mine"}', id="call_c")]))
+    tools = [{"type": "function", "name": "web_search", "parameters": {"type": "object"}}, {"type": "web_search"}]
+    response = create(server, {"model": model, "input": "search", "tools": tools}, streamed=True)
+    offered = [function["function"]["name"] for function in upstream.bodies(name)[0]["tools"]]
+    assert offered == ["web_search", "web_search_2"]
+    searched, called = response["output"]
+    assert searched["type"] == "web_search_call" and searched["action"]["query"] == query
+    assert upstream.searches(query)
+    assert (called["type"], called["name"], called["arguments"]) == ("function_call", "web_search", '{"q": "mine"}')

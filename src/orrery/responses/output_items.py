@@ -78,7 +78,8 @@ class OutputItems:
 
     def take_calls(self) -> tuple[list[tuple[ServerTool, ModelCall]], bool]:
         """The turn's calls of server-side tools, and whether it also called client functions."""
-        server_calls = [(pending.item["tool"], ModelCall(pending.item["call_id"], pending.item["name"],
+        server_calls = [(pending.item["tool"], ModelCall(pending.item["call_id"],
+                                                         self.toolset.original_name(pending.item["name"]),
                                                          "".join(pending.chunks)))
                         for pending in self._server_calls.values()]
         client_calls = bool(self._calls)
@@ -190,13 +191,13 @@ class OutputItems:
         if open_call is None:
             events += self.close_all("completed")
             item = objects.function_call_item(
-                new_id("fc"), call.get("id") or new_id("call"), function.get("name") or "",
+                new_id("fc"), call.get("id") or new_id("call"), self.toolset.original_name(function.get("name") or ""),
             )
             open_call, added = self.add_item(item)
             self._calls[position] = self._open_call = open_call
             events.append(added)
         elif not open_call.item["name"] and function.get("name"):
-            open_call.item["name"] = function["name"]
+            open_call.item["name"] = self.toolset.original_name(function["name"])
         arguments = function.get("arguments")
         if arguments:
             open_call.chunks.append(arguments)

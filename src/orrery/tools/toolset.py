@@ -27,6 +27,10 @@ class Toolset:
 
     functions: dict[int, list[ChatFunction]] = field(default_factory=dict)
     """The chat functions offered to the model, by the position of their tool in the request's ``tools``."""
+    owners: dict[str, tuple[ServerTool | None, str]] = field(default_factory=dict)
+    """Chat function name → the tool that runs its calls (``None``: the client) and the name that
+    tool knows the function by: a function whose name another tool already offers is offered
+    renamed, so no tool shadows another."""
     runners: list[ServerTool] = field(default_factory=list)
     citations: list[Citations] = field(default_factory=list)
     opening_items: list[OpeningItem] = field(default_factory=list)
@@ -34,14 +38,35 @@ class Toolset:
 
     def for_function(self, function_name: str | None) -> ServerTool | None:
         """The server-side tool that runs calls of ``function_name``; ``None`` for a client's function."""
-        if not function_name:
-            return None
-        return next((runner for runner in self.runners if runner.offers(function_name)), None)
+        owner = self.owners.get(function_name or "")
+        return owner[0] if owner is not None else None
+
+    def original_name(self, function_name: str) -> str:
+        """The name the tool offering ``function_name`` knows it by."""
+        owner = self.owners.get(function_name)
+        return owner[1] if owner is not None else function_name
+
+    def _offer(self, position: int, functions: list[ChatFunction], runner: ServerTool | None) -> None:
+        offered = self.functions.setdefault(position, [])
+        for function in functions:
+            name = str(function["function"]["name"])
+            if name in self.owners and self.owners[name] == (runner, name):
+                continue  # the same tool's function twice (two file_search entries): offered once
+            chat_name, number = name, 2
+            while chat_name in self.owners:
+                chat_name, number = f"{name[:60]}_{number}", number + 1
+            if chat_name != name:
+                function = {**function, "function": {**function["function"], "name": chat_name}}
+            self.owners[chat_name] = (runner, name)
+            offered.append(function)
 
     @classmethod
     def of(cls, prepared: Sequence[PreparedTools]) -> Toolset:
-        toolset = cls(functions={position: functions for part in prepared
-                                 for position, functions in part.functions.items()})
+        toolset = cls()
+        for position, functions, runner in sorted(
+                ((position, functions, part.runner) for part in prepared for position, functions in
+                 part.functions.items()), key=lambda offer: offer[0]):
+            toolset._offer(position, functions, runner)
         for part in prepared:
             if part.runner is not None:
                 toolset.runners.append(part.runner)
