@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -14,10 +15,10 @@ from typing import NamedTuple
 import httpx
 import openai
 import pytest
-from conftest import start_server, stop_server
-from wire import check_events, check_response, output_text, read_sse, stream
 
+from conftest import start_server, stop_server
 from orrery.inference.gguf import bundled_model_path
+from wire import check_events, check_response, output_text, read_sse, stream
 
 MODEL = "local/smollm2-135m-instruct"
 LONG = {"model": MODEL, "input": "Write a very long story about a dragon, with many chapters.",
@@ -106,6 +107,17 @@ def test_a_named_tool_choice_makes_a_call(local):
     call = events[-1]["response"]["output"][0]
     assert call["type"] == "function_call" and call["name"] == "get_weather"
     assert isinstance(json.loads(call["arguments"])["city"], str)
+
+
+def test_a_regex_custom_tool_constrains_the_input(local):
+    pattern = "^[0-9]{3}-[0-9]{4}$"
+    tools = [{"type": "custom", "name": "dial", "description": "Dial a phone number.",
+              "format": {"type": "grammar", "syntax": "regex", "definition": pattern}}]
+    events = stream(local.base_url, {"model": MODEL, "input": "Call my friend.", "tools": tools,
+                                        "tool_choice": "required", "max_output_tokens": 40})
+    call = events[-1]["response"]["output"][0]
+    assert call["type"] == "custom_tool_call" and call["name"] == "dial"
+    assert re.fullmatch(pattern, call["input"]), call["input"]
 
 
 def test_chat_completions_pass_through(sdk):

@@ -3,7 +3,11 @@
 The model is offered a function with one string parameter, ``input``; its call comes back as a
 ``custom_tool_call`` item with OpenAI's ``response.custom_tool_call_input.delta/done`` events,
 and the client's ``custom_tool_call_output`` is shown to the model as that call's ``tool``
-message. A grammar (``lark`` or ``regex``) is shown to the model in the function's description.
+message. A grammar (``lark`` or ``regex``) is shown to the model in the function's description; a
+``regex`` is also the ``pattern`` of the ``input`` parameter's JSON schema, which upstreams that
+constrain a call's arguments to its schema enforce: the embedded llama.cpp model when the call is
+forced, vLLM with guided decoding of tool calls (named or ``required`` tool choice). No upstream
+here takes a lark grammar for one argument, so a lark grammar is only described.
 """
 
 from __future__ import annotations
@@ -74,9 +78,12 @@ def _description(tool: CustomTool) -> str:
 
 def chat_function(tool: CustomTool, namespace: str | None = None) -> ChatFunction:
     """The function offered for ``tool``: one string parameter, the tool's whole input."""
+    text: dict[str, Any] = {"type": "string"}
+    if isinstance(tool.format, GrammarFormat) and tool.format.syntax == "regex":
+        text["pattern"] = tool.format.definition
     function: dict[str, Any] = {
         "name": qualified_name(namespace, tool.name),
-        "parameters": {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]},
+        "parameters": {"type": "object", "properties": {"input": text}, "required": ["input"]},
     }
     description = _description(tool)
     if description:
