@@ -55,3 +55,16 @@ def test_an_unknown_reference_is_a_400_naming_it(server, model):
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert error["param"] == "input[1].id" and "msg_nowhere" in error["message"]
+
+
+def test_the_phase_of_assistant_messages_is_kept(client, upstream, model):
+    """Clients are asked to resend ``phase`` on assistant messages; it is kept as they sent it."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="Done."))
+    response = client.responses.create(model=model, input=[
+        {"role": "user", "content": "Go."},
+        {"role": "assistant", "content": "Working on it.", "phase": "commentary"},
+        {"role": "user", "content": "And?"}])
+    listed = client.responses.input_items.list(response.id, order="asc").data
+    assert [getattr(item, "phase", None) for item in listed] == [None, "commentary", None]
+    assert upstream.bodies(name)[-1]["messages"][1] == {"role": "assistant", "content": "Working on it."}

@@ -178,8 +178,11 @@ def input_item_view(item: dict[str, Any]) -> dict[str, Any]:
             content = [output_text_part(p["text"]) if p.get("type") == "output_text" else p for p in content]
     elif isinstance(content, str):
         content = [{"type": "input_text", "text": content}]
-    return {"id": item["id"], "type": "message", "role": item["role"], "content": content,
+    view = {"id": item["id"], "type": "message", "role": item["role"], "content": content,
             "status": item.get("status", "completed")}
+    if item.get("phase") is not None:
+        view["phase"] = item["phase"]
+    return view
 
 
 def list_page(data: list[dict[str, Any]], has_more: bool) -> ListPage:
