@@ -68,3 +68,15 @@ def test_the_phase_of_assistant_messages_is_kept(client, upstream, model):
     listed = client.responses.input_items.list(response.id, order="asc").data
     assert [getattr(item, "phase", None) for item in listed] == [None, "commentary", None]
     assert upstream.bodies(name)[-1]["messages"][1] == {"role": "assistant", "content": "Working on it."}
+
+
+def test_a_reference_with_a_null_type(client, upstream, model):
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="first"), Reply(text="second"))
+    first = client.responses.create(model=model, input="one")
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(f"{client.base_url}responses", json={"model": model, "input": [
+            {"role": "user", "content": "one"}, {"type": None, "id": first.output[0].id},
+            {"role": "user", "content": "two"}]})
+    assert answer.status_code == 200, answer.text
+    assert upstream.bodies(name)[-1]["messages"][1] == {"role": "assistant", "content": "first"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag
 
 from orrery.tools.registry import ITEM_MODELS, literal_values
 from orrery.wire.common import Identifier, LenientModel
@@ -98,17 +98,21 @@ class ToolCallItem(LenientModel):
 class ItemReference(LenientModel):
     """An earlier item, by id: shown to the model as the stored item it names."""
 
-    type: Literal["item_reference"] = "item_reference"
+    type: Annotated[Literal["item_reference"], BeforeValidator(lambda kind: kind or "item_reference")] = (
+        "item_reference")
     id: Identifier
 
 
 def _item_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind is None:
-            kind = "item_reference" if "id" in value and "role" not in value else "message"
-    else:
+    """The union member an item is validated as: by its ``type``; with none, a message, or a
+    reference when it has an id and no role (the SDK's ``ItemReference`` may leave ``type`` out or
+    null)."""
+    if not isinstance(value, dict):
         kind = getattr(value, "type", None)
+    elif "role" not in value and "id" in value and value.get("type", None) is None:
+        kind = "item_reference"
+    else:
+        kind = value.get("type", "message")
     return "tool_item" if isinstance(kind, str) and kind in TOOL_ITEM_TYPES else kind
 
 
