@@ -9,12 +9,24 @@ JSON columns are plain JSON, not JSONB, on PostgreSQL: nothing queries inside th
 keeps any string a client sent, NUL characters included, which JSONB refuses.
 """
 
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
 ID_LENGTH = 128
 MODEL_LENGTH = 256
-
-from pgvector.sqlalchemy import Vector
-from sqlalchemy import (JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Text, text)
 
 metadata = MetaData()
 

@@ -81,7 +81,8 @@ def upgrade() -> None:
         op.execute("CREATE TRIGGER vector_chunks_fts_insert AFTER INSERT ON vector_chunks BEGIN "
                    "INSERT INTO vector_chunks_fts(rowid, text) VALUES (new.id, new.text); END")
         op.execute("CREATE TRIGGER vector_chunks_fts_delete AFTER DELETE ON vector_chunks BEGIN "
-                   "INSERT INTO vector_chunks_fts(vector_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END")
+                   "INSERT INTO vector_chunks_fts(vector_chunks_fts, rowid, text) "
+                   "VALUES ('delete', old.id, old.text); END")
 
 
 def downgrade() -> None:
