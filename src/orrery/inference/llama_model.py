@@ -7,10 +7,10 @@ the results to the event loop. Importing this module needs the ``local`` extra.
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Generator
-from typing import Any, Iterator, Sequence
+from typing import Any, cast
 
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp import Llama
@@ -81,7 +81,8 @@ class _CountingLlama(Llama):
                 raise GenerationCancelled
             super().eval(tokens[start:start + self.n_batch])
 
-    def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any) -> Iterator[int]:
+    def generate(self, tokens: Sequence[int], *args: Any,
+                 **kwargs: Any) -> Generator[int, Sequence[int] | None, None]:
         self.prompt_tokens = len(tokens)
         for token in super().generate(tokens, *args, **kwargs):
             if self._stopped():
@@ -116,7 +117,7 @@ class LlamaChatModel:
             completion = llama.create_chat_completion(**kwargs, model=self.name)
         assert isinstance(completion, dict)
         completion["model"] = self.name
-        return completion
+        return cast(dict[str, Any], completion)
 
     def chat_stream(self, kwargs: dict[str, Any], cancelled: threading.Event) -> Iterator[dict[str, Any]]:
         """The chunks of a chat completion, then one with ``usage`` and no choices."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 
@@ -91,7 +92,7 @@ class LocalProvider:
             cancelled.set()
             self._generations.discard(cancelled)
 
-    async def _chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         kwargs = chat_kwargs(body)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         loop = asyncio.get_running_loop()

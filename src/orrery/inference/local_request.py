@@ -76,8 +76,9 @@ def _tools(tools: Any, choice: Any) -> dict[str, Any]:
     if not isinstance(tools, list) or not all(isinstance(t, dict) and isinstance(t.get("function"), dict)
                                               and isinstance(t["function"].get("name"), str) for t in tools):
         raise invalid("Invalid 'tools': each tool is {type: function, function: {name, parameters}}.", param="tools")
-    functions = [{"type": "function", "function": {"parameters": {"type": "object", "properties": {}},
-                                                   **t["function"]}} for t in tools]
+    functions: list[dict[str, Any]] = [
+        {"type": "function", "function": {"parameters": {"type": "object", "properties": {}}, **t["function"]}}
+        for t in tools]
     if choice == "required" and len(functions) == 1:
         choice = {"type": "function", "function": {"name": functions[0]["function"]["name"]}}
     if isinstance(choice, dict):

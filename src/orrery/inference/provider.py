@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, AsyncIterator, Mapping, Protocol
+from typing import Any, Protocol
 
 
 class StreamedAnswer(Protocol):

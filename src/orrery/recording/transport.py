@@ -7,7 +7,8 @@ with their status and body — go through exactly the code that handles live one
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx2
 import orjson
