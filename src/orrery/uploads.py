@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import httpx2
 from tqdm import tqdm
@@ -73,8 +73,10 @@ def upload_all(client: httpx2.Client, paths: list[Path], purpose: str) -> list[s
               file=sys.stderr) as bar:
         for path in paths:
             with path.open("rb") as source:
+                # Not an IO[bytes], but httpx2 only needs read() of a file (it probes fileno/seek and does without).
+                counted = cast(BinaryIO, _Counted(source, bar))
                 created = _checked(client.post("files", data={"purpose": purpose},
-                                               files={"file": (path.name, _Counted(source, bar))}))
+                                               files={"file": (path.name, counted)}))
             ids.append(created["id"])
     return ids
 
@@ -94,7 +96,7 @@ def wait_ingested(client: httpx2.Client, store_id: str, total: int) -> dict[str,
 def run(args: argparse.Namespace) -> int:
     with _client(args) as client:
         if args.command == "files":
-            for file_id, path in zip(upload_all(client, args.paths, args.purpose), args.paths):
+            for file_id, path in zip(upload_all(client, args.paths, args.purpose), args.paths, strict=True):
                 print(f"{file_id}\t{path}")
             return 0
         file_ids = upload_all(client, args.files, "assistants")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 COMPARISONS = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"}
 
@@ -17,11 +17,19 @@ def _compare(kind: str, actual: Any, expected: Any) -> bool:
         return inside if kind == "in" else not inside
     if isinstance(actual, bool) or isinstance(expected, bool):
         return False
-    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)) or \
-            isinstance(actual, str) and isinstance(expected, str):
-        return {"gt": actual > expected, "gte": actual >= expected,
-                "lt": actual < expected, "lte": actual <= expected}[kind]
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+        return _ordered(kind, actual, expected)
+    if isinstance(actual, str) and isinstance(expected, str):
+        return _ordered(kind, actual, expected)
     return False
+
+
+Ordered = TypeVar("Ordered", float, str)
+
+
+def _ordered(kind: str, actual: Ordered, expected: Ordered) -> bool:
+    return {"gt": actual > expected, "gte": actual >= expected,
+            "lt": actual < expected, "lte": actual <= expected}[kind]
 
 
 def matches(filters: dict[str, Any] | None, attributes: dict[str, Any]) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from orrery.embeddings.base import Embedder
 from orrery.files.chunking import chunk_text
@@ -23,7 +24,8 @@ from orrery.vectors.index import PostgresIndex, SqliteIndex, encode_vector
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
-DEFAULT_CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
+DEFAULT_CHUNKING: dict[str, Any] = {
+    "type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 
 
 class Ingester:
@@ -109,7 +111,7 @@ class Ingester:
         rows: list[dict[str, Any]] = [
             {"vector_store_id": store.id, "file_id": queued.file_id, "position": chunk.position, "text": chunk.text,
              "token_count": chunk.token_count, "embedding": encode_vector(vector, self.dialect)}
-            for chunk, vector in zip(chunks, vectors)
+            for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         dimensions = len(vectors[0]) if vectors else embedder.dimensions or 0
         if vectors:
