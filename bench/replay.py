@@ -21,8 +21,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
-from overhead import (CpuProbes, Result, Target, direct_target, event_loop_runner, orrery_process, orrery_target,
-                      run_all, sigterm_like_sigint, table, upstream_process)
+from overhead import (
+    CpuProbes,
+    Result,
+    Target,
+    direct_target,
+    event_loop_runner,
+    orrery_process,
+    orrery_target,
+    run_all,
+    sigterm_like_sigint,
+    table,
+    upstream_process,
+)
 
 
 def record_once(url: str, body: bytes) -> None:
@@ -53,7 +64,8 @@ def verdict(results: list[Result]) -> str:
         live = next(r for r in results
                     if r.target == result.target.replace("replay", "live") and r.concurrency == result.concurrency)
         faster = result.p50_ms <= live.p50_ms * 1.05 and result.rps >= live.rps * 0.95
-        lines.append(f"  {result.target:<14} c={result.concurrency:<3} p50 {result.p50_ms:.3f} vs {live.p50_ms:.3f} ms, "
+        lines.append(f"  {result.target:<14} c={result.concurrency:<3} "
+                     f"p50 {result.p50_ms:.3f} vs {live.p50_ms:.3f} ms, "
                      f"{result.rps:.0f} vs {live.rps:.0f} req/s {'ok' if faster else 'SLOWER'}")
     return "\n".join(lines)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any, Callable, Coroutine, cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 import orjson
 

@@ -47,24 +47,24 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from overhead import CLOCK_TICKS, machine_busy_seconds, process_stats, sigterm_like_sigint
-
 from orrery.embeddings.local import LocalEmbedder
 from orrery.files.chunking import chunk_text, count_tokens
 from orrery.ids import new_id
-from orrery.store.database import create_engine, migrate
 from orrery.store.common import now_us
+from orrery.store.database import create_engine, migrate
 from orrery.store.vector_stores import VectorStoreStore
 from orrery.vectors.index import PostgresIndex, SqliteIndex, encode_vector, index_for
+from overhead import CLOCK_TICKS, machine_busy_seconds, process_stats, sigterm_like_sigint
 
 T = TypeVar("T")
 DIMENSIONS = 384
@@ -160,7 +160,7 @@ class CpuMeter:
         return time.perf_counter() - self.started[0]
 
     def other_pct(self) -> float:
-        wall, machine, ours = (now - then for now, then in zip(self._read(), self.started))
+        wall, machine, ours = (now - then for now, then in zip(self._read(), self.started, strict=True))
         return max(0.0, 100 * (machine - ours) / wall)
 
 
@@ -407,7 +407,7 @@ async def timed_searches(search: Callable[[Any, set[tuple[str, str]]], Awaitable
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
-    return float(np.mean([len(set(hits) & set(best.tolist())) / K for hits, best in zip(found, truth)]))
+    return float(np.mean([len(set(hits) & set(best.tolist())) / K for hits, best in zip(found, truth, strict=True)]))
 
 
 async def measure(backend: Backend, corpus: Corpus, size: int, meter: CpuMeter) -> SizeResult:

@@ -16,8 +16,9 @@ import threading
 import time
 import zlib
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 import uvicorn

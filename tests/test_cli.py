@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+
 from conftest import start_server, stop_server
 from scripted_upstream import Reply, ToolCall
 

@@ -98,7 +98,8 @@ def test_items_pagination_and_delete(client):
 def test_at_most_twenty_items_per_call(server, client):
     conversation = client.conversations.create()
     items = [{"role": "user", "content": "x"}] * 21
-    for path, body in ((f"/conversations/{conversation.id}/items", {"items": items}), ("/conversations", {"items": items})):
+    for path, body in ((f"/conversations/{conversation.id}/items", {"items": items}),
+                       ("/conversations", {"items": items})):
         answer = httpx.post(f"{server.base_url}{path}", json=body)
         assert answer.status_code == 400 and answer.json()["error"]["param"] == "items"
 
@@ -259,6 +260,6 @@ def test_racing_writers_never_lose_or_interleave_items(client, model):
     for n in range(8):
         start = bodies.index(f"batch{n}-0")
         assert bodies[start:start + 3] == [f"batch{n}-{k}" for k in range(3)], "a batch stays contiguous"
-    for position, (role, text) in enumerate(items):
+    for position, (_role, text) in enumerate(items):
         if text.startswith("turn"):
             assert items[position + 1] == ("assistant", f"echo: {text}"), "a turn's answer follows its input"

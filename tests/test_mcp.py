@@ -106,8 +106,9 @@ def test_calls_need_approval_by_default_and_run_once_approved(server, upstream, 
     assert message["content"][0]["text"] == "Sunny in Oslo."
     messages = upstream.bodies(upstream_name(model))[-1]["messages"]
     assert messages[-2:] == [
-        {"role": "assistant", "content": "", "tool_calls": [{"index": 0, "id": "call_w", "type": "function", "function": {
-            "name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
+        {"role": "assistant", "content": "", "tool_calls": [{"index": 0, "id": "call_w", "type": "function",
+                                                             "function": {"name": "get_weather",
+                                                                          "arguments": '{"city":"Oslo"}'}}]},
         {"role": "tool", "tool_call_id": "call_w", "content": "The weather in Oslo is sunny, 21°C."}]
 
     upstream.script(upstream_name(model), Reply(text="Still sunny."))
@@ -129,7 +130,8 @@ def test_a_declined_call_is_shown_to_the_model_as_declined(server, upstream, mod
     assert [item.type for item in answered.output] == ["message"]
     assert upstream.bodies(upstream_name(model))[-1]["messages"][-2:] == [
         {"role": "assistant", "content": "", "tool_calls": [{"index": 0, "id": "call_e", "type": "function",
-                                                             "function": {"name": "echo", "arguments": '{"text":"hi"}'}}]},
+                                                             "function": {"name": "echo",
+                                                                          "arguments": '{"text":"hi"}'}}]},
         {"role": "tool", "tool_call_id": "call_e", "content": DECLINED}]
 
 

@@ -17,8 +17,8 @@ import pytest
 from conftest import SEEDS, free_port, start_server, stop_server, upstream_name
 from orrery.recording.hashing import request_hash
 from orrery.recording.tools import tool_request_hash
-from test_mcp import start_mcp_server, stop_mcp_server
 from scripted_upstream import Reply, SearchReply, ToolCall
+from test_mcp import start_mcp_server, stop_mcp_server
 from wire import check_events, output_text, stream
 
 SATURN = "cd222f01d7ea1ac366a7047fec375e23501333a7e1173fc346f4eae530f6d3ee"

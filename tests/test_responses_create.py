@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import upstream_name
 from scripted_upstream import Reply, ToolCall
 from wire import check_events, check_response, output_text, stream

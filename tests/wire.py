@@ -114,7 +114,8 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
             state["progress"].append(kind.rsplit(".", 1)[1])
         elif kind == "response.output_item.done":
             if state["type"] in SEARCH_CALLS:
-                expected = ["in_progress", "searching"] + (["completed"] if event["item"]["status"] == "completed" else [])
+                completed = event["item"]["status"] == "completed"
+                expected = ["in_progress", "searching"] + (["completed"] if completed else [])
                 assert state["progress"] == expected, (state["type"], state["progress"])
             if state["type"] == "message":
                 assert state["stage"] == "part_done"
