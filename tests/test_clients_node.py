@@ -1,0 +1,92 @@
+"""Node clients against orrery: the openai Node SDK and the Vercel AI SDK, run with ``node``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import upstream_name
+from scripted_upstream import Reply, ToolCall
+
+CLIENTS = Path(__file__).resolve().parent / "clients"
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+def run_node(script: str, *args: str) -> dict[str, Any]:
+    """Run one of the client scripts and return the JSON it printed."""
+    done = subprocess.run(["node", str(CLIENTS / script), *args], capture_output=True, text=True, timeout=60,
+                          cwd=CLIENTS)
+    assert done.stdout.strip(), done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0, result
+    return result
+
+
+def test_openai_node_sdk_text(server, upstream, model):
+    """responses.create with a string input."""
+    upstream.script(upstream_name(model), Reply(text="Saturn has rings."))
+    result = run_node("openai_sdk.mjs", "text", server.base_url, model)
+    assert result["status"] == "completed" and result["id"].startswith("resp_")
+    assert result["output_text"] == "Saturn has rings."
+    assert result["output_types"] == ["message"]
+    assert result["usage"]["total_tokens"] > 0
+
+
+def test_openai_node_sdk_streaming(server, upstream, model):
+    """responses.stream and create({stream: true}) both see OpenAI's event order."""
+    upstream.script(upstream_name(model), Reply(text="Hello there"), Reply(text="Hello again"))
+    result = run_node("openai_sdk.mjs", "stream", server.base_url, model)
+    assert result["output_text"] == "Hello there" and result["status"] == "completed"
+    for events in (result["events"], result["raw_events"]):
+        assert events[:4] == ["response.created", "response.in_progress", "response.output_item.added",
+                              "response.content_part.added"]
+        assert "response.output_text.delta" in events
+        assert events[-4:] == ["response.output_text.done", "response.content_part.done",
+                               "response.output_item.done", "response.completed"]
+
+
+def test_openai_node_sdk_function_tool_round_trip(server, upstream, model):
+    """The model calls a function; its output goes back with previous_response_id."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}', id="call_w1")]),
+                    Reply(text="It is sunny in Paris."))
+    result = run_node("openai_sdk.mjs", "tool", server.base_url, model)
+    assert result["call"] == {"name": "get_weather", "arguments": '{"city": "Paris"}', "call_id": "call_w1"}
+    assert result["first_status"] == "completed"
+    assert result["output_text"] == "It is sunny in Paris." and result["status"] == "completed"
+    assert upstream.bodies(name)[-1]["messages"][-1] == {"role": "tool", "tool_call_id": "call_w1",
+                                                         "content": '{"sky":"sunny"}'}
+
+
+@pytest.mark.parametrize("reasoning", [False, True], ids=["plain", "reasoning"])
+def test_ai_sdk_tool_loop(server, upstream, model, reasoning):
+    """generateText over openai.responses() runs a zod tool, then answers, in two steps."""
+    name = upstream_name(model)
+    upstream.script(name,
+                    Reply(reasoning="I need the weather." if reasoning else "",
+                          tool_calls=[ToolCall("get_weather", '{"city": "Paris"}', id="call_ai1")]),
+                    Reply(reasoning="The tool said sunny." if reasoning else "", text="It is sunny in Paris."))
+    result = run_node("ai_sdk.mjs", server.base_url, model)
+    assert result["text"] == "It is sunny in Paris." and result["finish_reason"] == "stop"
+    first, second = result["steps"]
+    assert first["finish_reason"] == "tool-calls"
+    assert first["tool_calls"] == [{"name": "get_weather", "input": {"city": "Paris"}}]
+    assert first["tool_results"] == [{"name": "get_weather", "output": {"city": "Paris", "sky": "sunny"}}]
+    assert second["tool_calls"] == [] and second["text"] == "It is sunny in Paris."
+    # The AI SDK shows reasoning summaries as text; orrery's reasoning items carry the upstream's text as
+    # content, so each step has one reasoning part, and the next request refers to it by id.
+    assert (first["reasoning_parts"], second["reasoning_parts"]) == ((1, 1) if reasoning else (0, 0))
+    references = [item for item in result["requests"][1]["input"] if item.get("type") == "item_reference"]
+    assert len(references) == (1 if reasoning else 0)
+    assert all(item["id"].startswith("rs_") for item in references)
+    messages = upstream.bodies(name)[-1]["messages"]
+    assert messages[0] == {"role": "user", "content": [{"type": "text", "text": "What is the weather in Paris?"}]}
+    assert [c["id"] for c in messages[-2]["tool_calls"]] == ["call_ai1"]
+    assert messages[-1]["role"] == "tool" and messages[-1]["tool_call_id"] == "call_ai1"
+    assert json.loads(messages[-1]["content"]) == {"city": "Paris", "sky": "sunny"}
