@@ -9,13 +9,28 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from orrery.tools import custom, file_search, function, mcp, namespace, web_search
+from orrery.tools import (
+    apply_patch,
+    custom,
+    file_search,
+    function,
+    local_shell,
+    mcp,
+    namespace,
+    shell,
+    tool_search,
+    web_search,
+)
 from orrery.tools.base import Item, Replay, Replayer, ToolKind
 
 KINDS: tuple[type[ToolKind], ...] = (
     function.FunctionKind,
     custom.CustomKind,
     namespace.NamespaceKind,
+    local_shell.LocalShellKind,
+    shell.ShellKind,
+    apply_patch.ApplyPatchKind,
+    tool_search.ToolSearchKind,
     file_search.FileSearchKind,
     web_search.WebSearchKind,
     mcp.McpKind,

@@ -81,8 +81,7 @@ class ReasoningItem(LenientModel):
 
 
 ToolItemType = Literal[
-    "computer_call", "computer_call_output", "code_interpreter_call", "image_generation_call", "local_shell_call",
-    "local_shell_call_output",
+    "computer_call", "computer_call_output", "code_interpreter_call", "image_generation_call",
 ]
 
 TOOL_ITEM_TYPES = frozenset(get_args(ToolItemType))
