@@ -19,11 +19,13 @@ from orrery.tools import (
     namespace,
     shell,
     tool_search,
+    unsupported,
     web_search,
 )
 from orrery.tools.base import Item, Replay, Replayer, ToolKind
 
 KINDS: tuple[type[ToolKind], ...] = (
+    unsupported.UnsupportedKind,  # first: refuses the request before any other kind reaches a service
     function.FunctionKind,
     custom.CustomKind,
     namespace.NamespaceKind,

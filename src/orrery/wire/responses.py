@@ -1,17 +1,21 @@
 """Request models of ``POST /v1/responses``: strict where OpenAI is strict, OpenAI-shaped errors.
 
 Tool entries are declared by their kinds (see ``orrery.tools.registry``); items by ``items``.
+What the server does with each parameter is ``orrery.wire.policy``'s table; the parameters it
+refuses are refused here, once their value is valid, with the reason that table gives.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from orrery.tools.registry import TOOL_MODELS
-from orrery.wire.common import Identifier, LenientModel, Metadata, ModelName, StrictModel
+from orrery.wire.common import Identifier, LenientModel, ModelName, StrictModel
 from orrery.wire.items import InputItem
+from orrery.wire.policy import PARAMETERS, REFUSED
 
 if TYPE_CHECKING:
     Tool = BaseModel
@@ -20,8 +24,32 @@ else:
     """Any entry of ``tools``; the union is built from the request model of every kind of tool."""
 
 
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    """OpenAI's limits, refused with OpenAI's error codes (``orrery.wire.validation`` words them)."""
+    if len(value) > 16:
+        raise PydanticCustomError("object_above_max_properties", "too many properties",
+                                  {"max_properties": 16, "properties": len(value)})
+    for key, item in value.items():
+        if len(key) > 64:
+            raise PydanticCustomError("property_name_above_max_length", "property name too long",
+                                      {"max_length": 64, "name": key})
+        if len(item) > 512:
+            raise PydanticCustomError("string_above_max_length", "string too long",
+                                      {"max_length": 512, "key": key, "length": len(item)})
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+"""At most 16 string pairs, keys up to 64 and values up to 512 characters."""
+
+
 class FunctionChoice(StrictModel):
     type: Literal["function"]
+    name: str
+
+
+class CustomChoice(StrictModel):
+    type: Literal["custom"]
     name: str
 
 
@@ -32,17 +60,19 @@ class McpChoice(StrictModel):
 
 
 class HostedToolChoice(StrictModel):
-    type: Literal["file_search", "web_search_preview", "web_search_preview_2025_03_11"]
+    """A tool named by its type alone (built-in tools, and the client-run shell and apply_patch)."""
+
+    type: Literal["file_search", "web_search_preview", "web_search_preview_2025_03_11", "shell", "apply_patch"]
 
 
 class AllowedFunction(LenientModel):
-    type: Literal["function"]
+    type: Literal["function", "custom"]
     name: str
 
 
 class AllowedHostedTool(LenientModel):
     type: Literal["file_search", "web_search", "web_search_2025_08_26", "web_search_preview",
-                  "web_search_preview_2025_03_11"]
+                  "web_search_preview_2025_03_11", "local_shell", "shell", "apply_patch", "tool_search"]
 
 
 class AllowedMcp(LenientModel):
@@ -61,7 +91,8 @@ class AllowedToolsChoice(StrictModel):
 
 ToolChoice = (
     Literal["none", "auto", "required"]
-    | Annotated[FunctionChoice | AllowedToolsChoice | HostedToolChoice | McpChoice, Field(discriminator="type")]
+    | Annotated[FunctionChoice | CustomChoice | AllowedToolsChoice | HostedToolChoice | McpChoice,
+                Field(discriminator="type")]
 )
 
 
@@ -95,6 +126,8 @@ class ReasoningConfig(StrictModel):
     effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
     generate_summary: Literal["auto", "concise", "detailed"] | None = None
+    context: Literal["auto", "current_turn", "all_turns"] | None = None
+    mode: str | None = None
 
 
 class ConversationRef(StrictModel):
@@ -120,7 +153,65 @@ class StreamOptions(StrictModel):
     include_obfuscation: bool | None = None
 
 
+class AccessPrograms(StrictModel):
+    cyber: Literal["standard", "daybreak_blue", "daybreak_red"] | None = None
+
+
+class BackgroundOptions(StrictModel):
+    completion_window: Literal["soonest", "2h", "8h"] | None = None
+    continuation_id: str | None = None
+
+
+class ContextManagement(StrictModel):
+    type: Literal["compaction"]
+    compact_threshold: int | None = None
+
+
+class ImageOptions(StrictModel):
+    context_compression: Literal["auto", "enabled", "disabled"] | None = None
+
+
+class ModerationMode(StrictModel):
+    mode: Literal["score", "block"]
+
+
+class ModerationPolicy(StrictModel):
+    input: ModerationMode | None = None
+    output: ModerationMode | None = None
+
+
+class Moderation(StrictModel):
+    model: str
+    policy: ModerationPolicy | None = None
+
+
+class PromptRef(StrictModel):
+    id: str
+    variables: dict[str, Any] | None = None
+    version: str | None = None
+
+
+class PromptCacheOptions(StrictModel):
+    comparison_response_id: str | None = None
+    mode: Literal["implicit", "explicit"] | None = None
+    prewarm: bool | None = None
+    ttl: Literal["30m", "12h"] | None = None
+
+
+ServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
+
+REFUSED_PARAMETERS = tuple(name for name, entry in PARAMETERS.items() if entry.policy == REFUSED
+                           and name != "background")
+"""Refused whatever their value (``background`` only when true: the service refuses it)."""
+
+
 class CreateResponseRequest(StrictModel):
+    """Every parameter of the openai SDK's ``ResponseCreateParams``, ``presence_penalty`` and
+    ``frequency_penalty`` (Open Responses has them), and the Codex CLI's ``client_metadata``.
+    Scalars are strict, as OpenAI's are: ``"0.5"`` is not a temperature."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     model: ModelName
     input: str | list[InputItem] = Field(default_factory=list)
     instructions: str | None = None
@@ -130,11 +221,15 @@ class CreateResponseRequest(StrictModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     background: bool | None = None
+    background_options: BackgroundOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     max_output_tokens: int | None = Field(default=None, ge=1)
     max_tool_calls: int | None = Field(default=None, ge=1)
     metadata: Metadata | None = None
+    client_metadata: dict[str, str] | None = None
     text: TextConfig | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
@@ -143,16 +238,28 @@ class CreateResponseRequest(StrictModel):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     user: str | None = None
     safety_identifier: str | None = None
+    prompt: PromptRef | None = None
     prompt_cache_key: str | None = None
+    prompt_cache_options: PromptCacheOptions | None = None
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     reasoning: ReasoningConfig | None = None
-    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    service_tier: ServiceTier | None = None
     truncation: Literal["auto", "disabled"] | None = None
+    context_management: list[ContextManagement] | None = None
+    access_programs: AccessPrograms | None = None
+    image: ImageOptions | None = None
+    moderation: Moderation | None = None
+
+    @field_validator(*REFUSED_PARAMETERS)
+    @classmethod
+    def _refused(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raise PydanticCustomError("unsupported_parameter", "unsupported parameter",
+                                      {"reason": PARAMETERS[str(info.field_name)].reason})
+        return value
 
     @property
     def conversation_id(self) -> str | None:
         if isinstance(self.conversation, ConversationRef):
             return self.conversation.id
         return self.conversation
-
-
