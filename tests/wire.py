@@ -21,10 +21,18 @@ def check_response(data: dict[str, Any]) -> Response:
     return response
 
 
+DONE_FRAME = b"data: [DONE]\n\n"
+
+
 def read_sse(raw: bytes) -> list[dict[str, Any]]:
-    """Parse SSE frames, asserting LF framing and that each ``event:`` names its data's type."""
+    """Parse SSE frames, asserting LF framing and that each ``event:`` names its data's type.
+
+    A stream that ended with its terminal event closes with Open Responses' ``data: [DONE]``
+    frame, which is not an event; nothing may follow it (any other frame is one event)."""
     assert b"\r" not in raw, "SSE frames must use LF line endings"
     assert raw.endswith(b"\n\n"), "the stream must end with a complete frame"
+    if raw.endswith(DONE_FRAME):
+        raw = raw[:-len(DONE_FRAME)]
     events = []
     for frame in raw.decode().split("\n\n"):
         if not frame:

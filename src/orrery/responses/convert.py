@@ -186,6 +186,9 @@ def chat_request_body(request: CreateResponseRequest, upstream_model: str, messa
         body["temperature"] = request.temperature
     if request.top_p is not None:
         body["top_p"] = request.top_p
+    for penalty in ("presence_penalty", "frequency_penalty"):
+        if getattr(request, penalty) is not None:
+            body[penalty] = getattr(request, penalty)
     if request.max_output_tokens is not None:
         body["max_tokens"] = request.max_output_tokens
     response_format = _response_format(request)

@@ -22,9 +22,17 @@ class EventCounter:
         return event
 
 
+DONE = b"data: [DONE]\n\n"
+"""The frame after a response's terminal event, as Open Responses requires it; the openai SDKs
+stop reading at it."""
+
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
 async def encode_sse(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
     """``event:`` and ``data:`` lines, each frame ended by a blank line, LF line endings; one
-    bytes string per batch of events."""
+    bytes string per batch of events, the terminal event's followed by ``data: [DONE]``."""
     async for batch in batches:
-        yield b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-                       for event in batch)
+        frames = b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+                          for event in batch)
+        yield frames + DONE if batch and batch[-1]["type"] in TERMINAL else frames

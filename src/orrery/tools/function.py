@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from orrery.tools.base import ChatFunction, PreparedTools, RequestTools, ToolKind
 from orrery.wire.common import StrictModel
@@ -41,6 +41,15 @@ class FunctionKind(ToolKind):
     @classmethod
     def key(cls, tool: Any) -> str:
         return str(tool.name)
+
+    @classmethod
+    def echoed(cls, tool: BaseModel) -> dict[str, Any]:
+        """As OpenAI shows a function tool: ``description``, ``parameters`` and ``strict`` always
+        there, ``null`` when not given (Open Responses requires the three keys)."""
+        assert isinstance(tool, FunctionTool)
+        shown = tool.model_dump(exclude_none=True, by_alias=True)
+        return {"type": tool.type, "name": tool.name, "description": tool.description, "parameters": tool.parameters,
+                "strict": tool.strict, **shown}
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
         if not request.entries:

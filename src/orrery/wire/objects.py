@@ -74,13 +74,54 @@ def _tool_choice(request: CreateResponseRequest) -> Any:
     return choice.model_dump(exclude_none=True)
 
 
+SERVICE_TIER_SHOWN = {"auto": "default", "fast": "priority"}
+"""The tier a response shows for the one asked for, as OpenAI resolves them; none asked: ``default``."""
+
+SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "top_logprobs": 0, "presence_penalty": 0.0,
+                     "frequency_penalty": 0.0}
+"""OpenAI's values of the sampling parameters a request left out: what a response shows for them
+(Open Responses requires them as numbers), while nothing is sent upstream for them."""
+
+NOT_SHOWN = frozenset({"include", "client_metadata"})
+"""Parameters stored with a response that its object does not show."""
+
+
+def _reasoning(request: CreateResponseRequest) -> dict[str, Any]:
+    reasoning = request.reasoning
+    if reasoning is None:
+        return {"effort": None, "summary": None}
+    shown: dict[str, Any] = {"effort": reasoning.effort, "summary": reasoning.summary}
+    for key in ("context", "mode"):
+        if getattr(reasoning, key) is not None:
+            shown[key] = getattr(reasoning, key)
+    return shown
+
+
+def _effective(request: CreateResponseRequest) -> dict[str, Any]:
+    """The accepted-and-echoed parameters a request set, as OpenAI's response shows them: the
+    effective setting, which here is the default one (nothing compresses images or caches)."""
+    shown: dict[str, Any] = {}
+    if request.context_management is not None:
+        shown["context_management"] = [entry.model_dump(exclude_none=True) for entry in request.context_management]
+    if request.access_programs is not None and request.access_programs.cyber is not None:
+        shown["access_programs"] = {"cyber": request.access_programs.cyber}
+    if request.image is not None:
+        shown["image"] = {"context_compression": "disabled"}
+    cache = request.prompt_cache_options
+    if cache is not None:
+        shown["prompt_cache_options"] = {"mode": cache.mode or "implicit", "ttl": cache.ttl or "30m"}
+        if cache.comparison_response_id is not None:
+            shown["prompt_cache_options"]["comparison_response_id"] = cache.comparison_response_id
+    return shown
+
+
 def response_params(request: CreateResponseRequest) -> dict[str, Any]:
     """The request-derived fields of a response object; stored, then merged into every snapshot.
 
-    ``include`` is kept with them (it decides what stored items show) but is not a response field.
+    ``include`` and ``client_metadata`` are kept with them (``include`` decides what stored items
+    show) but are not response fields.
     """
-    reasoning = request.reasoning
-    return {
+    params: dict[str, Any] = {
         "instructions": request.instructions,
         "max_output_tokens": request.max_output_tokens,
         "max_tool_calls": request.max_tool_calls,
@@ -89,10 +130,10 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "parallel_tool_calls": True if request.parallel_tool_calls is None else request.parallel_tool_calls,
         "previous_response_id": request.previous_response_id,
         "prompt_cache_key": request.prompt_cache_key,
-        "reasoning": {"effort": reasoning.effort, "summary": reasoning.summary} if reasoning
-        else {"effort": None, "summary": None},
+        "prompt_cache_retention": request.prompt_cache_retention,
+        "reasoning": _reasoning(request),
         "safety_identifier": request.safety_identifier,
-        "service_tier": request.service_tier or "default",
+        "service_tier": SERVICE_TIER_SHOWN.get(request.service_tier or "auto", request.service_tier),
         "store": request.store,
         "temperature": request.temperature,
         "text": _text_config(request),
@@ -100,11 +141,17 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "tools": [echoed(tool) for tool in request.tools or []],
         "top_logprobs": request.top_logprobs,
         "top_p": request.top_p,
+        "presence_penalty": request.presence_penalty,
+        "frequency_penalty": request.frequency_penalty,
         "truncation": request.truncation or "disabled",
         "user": request.user,
         "metadata": request.metadata or {},
         "include": request.include or [],
     }
+    params.update(_effective(request))
+    if request.client_metadata is not None:
+        params["client_metadata"] = request.client_metadata
+    return params
 
 
 def response_object(
@@ -119,6 +166,12 @@ def response_object(
     incomplete_details: dict[str, Any] | None = None,
     completed_at: int | None = None,
 ) -> dict[str, Any]:
+    """``params`` may be those of a response stored before a field was added: the sampling
+    parameters are filled in with their defaults."""
+    shown = {key: value for key, value in params.items() if key not in NOT_SHOWN}
+    for key, default in SAMPLING_DEFAULTS.items():
+        if shown.get(key) is None:
+            shown[key] = default
     return {
         "id": response_id,
         "object": "response",
@@ -128,7 +181,7 @@ def response_object(
         "completed_at": completed_at,
         "error": error,
         "incomplete_details": incomplete_details,
-        **{key: value for key, value in params.items() if key != "include"},
+        **shown,
         "output": output,
         "usage": usage,
     }
