@@ -263,8 +263,6 @@ def test_tool_choice_apply_patch_and_shell_select_their_function(server, upstrea
         with httpx.Client(timeout=30) as http:
             answer = http.post(f"{server.base_url}/responses", json={
                 "model": model, "input": "hi", "tools": tools, "tool_choice": {"type": choice}})
-        if answer.status_code == 400 and answer.json()["error"]["param"] == "tool_choice":
-            pytest.xfail("the ToolChoice models of wire/responses.py do not take {'type': 'shell' | 'apply_patch'} yet")
         assert answer.status_code == 200, answer.text
         assert upstream.bodies(name)[-1]["tool_choice"] == {"type": "function", "function": {"name": choice}}
 
