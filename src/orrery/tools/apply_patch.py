@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from orrery.tools.base import ChatFunction, Item, ModelCall, PreparedTools, Replay, RequestTools, ToolKind
-from orrery.tools.client_calls import CallItem, ClientCallRunner, ClientFunction, arguments_of
+from orrery.tools.client_calls import CallItem, ClientFunction, arguments_of, offered_by_every_entry
 from orrery.wire.common import Identifier, LenientModel, StrictModel
 
 FUNCTION_NAME = "apply_patch"
@@ -130,8 +130,4 @@ class ApplyPatchKind(ToolKind):
         return replayed
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
-        if not request.entries:
-            return None
-        function = ClientFunction(chat_function(), build)
-        return PreparedTools(functions={position: [function.chat] for position, _ in request.entries},
-                             runner=ClientCallRunner({function.name: function}))
+        return offered_by_every_entry(request, ClientFunction(chat_function(), build))

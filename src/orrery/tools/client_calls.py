@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orrery.tools.base import ChatFunction, Item, ModelCall, ToolEvent
+from orrery.tools.base import ChatFunction, Item, ModelCall, PreparedTools, RequestTools, ToolEvent
 
 CallItem = tuple[Item, tuple[ToolEvent, ...]]
 """A call's item as announced by ``response.output_item.added``, and the events that fill it in."""
@@ -54,6 +54,14 @@ class ClientCallRunner:
     def answer(self, item: Item) -> Any:
         """None: the client answers the call in its next request."""
         return None
+
+
+def offered_by_every_entry(request: RequestTools, function: ClientFunction) -> PreparedTools | None:
+    """A kind whose every entry in ``tools`` offers the one same function."""
+    if not request.entries:
+        return None
+    return PreparedTools(functions={position: [function.chat] for position, _ in request.entries},
+                         runner=ClientCallRunner({function.name: function}))
 
 
 def arguments_of(call: ModelCall) -> dict[str, Any]:

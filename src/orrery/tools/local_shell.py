@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from orrery.tools.base import ChatFunction, Item, ModelCall, PreparedTools, Replay, RequestTools, ToolKind
-from orrery.tools.client_calls import CallItem, ClientCallRunner, ClientFunction, arguments_of
+from orrery.tools.client_calls import CallItem, ClientFunction, arguments_of, offered_by_every_entry
 from orrery.tools.shell import integer, string_map, strings
 from orrery.wire.common import Identifier, LenientModel, StrictModel
 
@@ -119,8 +119,4 @@ class LocalShellKind(ToolKind):
         return replayed
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
-        if not request.entries:
-            return None
-        function = ClientFunction(chat_function(), build)
-        return PreparedTools(functions={position: [function.chat] for position, _ in request.entries},
-                             runner=ClientCallRunner({function.name: function}))
+        return offered_by_every_entry(request, ClientFunction(chat_function(), build))
