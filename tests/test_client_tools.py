@@ -116,15 +116,24 @@ def test_namespace_tools_are_offered_flat_and_called_by_namespace(server, upstre
 
 
 def test_a_client_function_and_a_server_tool_of_the_same_name_never_shadow_each_other(server, upstream, model):
+    """The server's tool keeps its name; the client's function is offered renamed, in every turn."""
     name = upstream_name(model)
     query = f"shadowing {model}"
-    upstream.script(name, Reply(tool_calls=[ToolCall("web_search_2", json.dumps({"query": query}), id="call_s")]),
-                    Reply(tool_calls=[ToolCall("web_search", '{"q": "mine"}', id="call_c")]))
+    upstream.script(name, Reply(tool_calls=[ToolCall("web_search", json.dumps({"query": query}), id="call_s")]),
+                    Reply(tool_calls=[ToolCall("web_search_2", '{"q": "mine"}', id="call_c")]),
+                    Reply(text="Both searched."))
     tools = [{"type": "function", "name": "web_search", "parameters": {"type": "object"}}, {"type": "web_search"}]
     response = create(server, {"model": model, "input": "search", "tools": tools}, streamed=True)
     offered = [function["function"]["name"] for function in upstream.bodies(name)[0]["tools"]]
-    assert offered == ["web_search", "web_search_2"]
+    assert offered == ["web_search_2", "web_search"]
     searched, called = response["output"]
     assert searched["type"] == "web_search_call" and searched["action"]["query"] == query
     assert upstream.searches(query)
     assert (called["type"], called["name"], called["arguments"]) == ("function_call", "web_search", '{"q": "mine"}')
+
+    create(server, {"model": model, "tools": tools, "previous_response_id": response["id"],
+                    "input": [{"type": "function_call_output", "call_id": "call_c", "output": "mine found"}]},
+           streamed=False)
+    calls = [call["function"]["name"] for message in upstream.bodies(name)[-1]["messages"]
+             for call in message.get("tool_calls") or []]
+    assert calls == ["web_search", "web_search_2"]

@@ -6,7 +6,7 @@ them. A user message given as a string stays a string; content parts become chat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from typing import Any
 
@@ -76,14 +76,16 @@ def _reasoning_text(item: dict[str, Any]) -> str:
 
 
 def items_to_messages(instructions: str | None, history: list[dict[str, Any]], new_input: list[dict[str, Any]],
-                      *, history_in_parts: bool = False, reasoning: bool = False) -> list[dict[str, Any]]:
+                      *, history_in_parts: bool = False, reasoning: bool = False,
+                      function_name: Callable[[str], str] = str) -> list[dict[str, Any]]:
     """Chat messages for the history and the new input; consecutive function calls share one
     assistant turn.
 
     ``history_in_parts``: a conversation's assistant messages go upstream as lists of text parts,
     while a ``previous_response_id`` chain's go as strings (both as the seed recordings show).
     ``reasoning``: reasoning items are shown as ``reasoning_content`` of the assistant message
-    that follows them; otherwise the model does not see them.
+    that follows them; otherwise the model does not see them. ``function_name``: the name the
+    client's function of that name is offered by in this request.
     """
     messages: list[dict[str, Any]] = []
     if instructions:
@@ -111,7 +113,9 @@ def items_to_messages(instructions: str | None, history: list[dict[str, Any]], n
     for position, item in enumerate(chain(history, new_input)):
         kind = item.get("type", "message")
         if kind == "function_call":
-            add_call(item["call_id"], qualified_name(item.get("namespace"), item["name"]), item["arguments"])
+            namespace = item.get("namespace")
+            name = qualified_name(namespace, item["name"]) if namespace else function_name(item["name"])
+            add_call(item["call_id"], name, item["arguments"])
             continue
         replayed = replay(item)
         if replayed is not None and (replayed.calls or not replayed.ends_turn):

@@ -133,7 +133,8 @@ class ResponseService:
         conversation_id = request.conversation_id
         messages = items_to_messages(request.instructions, history, input_items,
                                      history_in_parts=conversation_id is not None,
-                                     reasoning=provider.id in self.reasoning_history)
+                                     reasoning=provider.id in self.reasoning_history,
+                                     function_name=toolset.client_function_name)
         chat_body = chat_request_body(request, upstream_model, messages, toolset.functions)
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000

@@ -29,12 +29,14 @@ class Toolset:
     """The chat functions offered to the model, by the position of their tool in the request's ``tools``."""
     owners: dict[str, tuple[ServerTool | None, str]] = field(default_factory=dict)
     """Chat function name → the tool that runs its calls (``None``: the client) and the name that
-    tool knows the function by: a function whose name another tool already offers is offered
-    renamed, so no tool shadows another."""
+    tool knows the function by. A function whose name another tool already offers is offered
+    renamed, so no tool shadows another: the server's tools keep their names (``web_search``,
+    ``apply_patch``: what ``tool_choice`` names), and the client's own functions give way."""
     runners: list[ServerTool] = field(default_factory=list)
     citations: list[Citations] = field(default_factory=list)
     opening_items: list[OpeningItem] = field(default_factory=list)
     opening_calls: list[tuple[ServerTool, ModelCall]] = field(default_factory=list)
+    _client_names: dict[str, str] = field(default_factory=dict)
 
     def for_function(self, function_name: str | None) -> ServerTool | None:
         """The server-side tool that runs calls of ``function_name``; ``None`` for a client's function."""
@@ -45,6 +47,11 @@ class Toolset:
         """The name the tool offering ``function_name`` knows it by."""
         owner = self.owners.get(function_name)
         return owner[1] if owner is not None else function_name
+
+    def client_function_name(self, name: str) -> str:
+        """The name the client's function ``name`` is offered to the model by (to show the model its
+        earlier calls of it under that name)."""
+        return self._client_names.get(name, name)
 
     def _offer(self, position: int, functions: list[ChatFunction], runner: ServerTool | None) -> None:
         offered = self.functions.setdefault(position, [])
@@ -57,15 +64,17 @@ class Toolset:
                 chat_name, number = f"{name[:60]}_{number}", number + 1
             if chat_name != name:
                 function = {**function, "function": {**function["function"], "name": chat_name}}
+                if runner is None:
+                    self._client_names[name] = chat_name
             self.owners[chat_name] = (runner, name)
             offered.append(function)
 
     @classmethod
     def of(cls, prepared: Sequence[PreparedTools]) -> Toolset:
         toolset = cls()
-        for position, functions, runner in sorted(
-                ((position, functions, part.runner) for part in prepared for position, functions in
-                 part.functions.items()), key=lambda offer: offer[0]):
+        offers = sorted(((part.runner is None, position, functions, part.runner) for part in prepared
+                         for position, functions in part.functions.items()), key=lambda offer: offer[:2])
+        for _, position, functions, runner in offers:
             toolset._offer(position, functions, runner)
         for part in prepared:
             if part.runner is not None:
