@@ -157,6 +157,7 @@ def completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
 class ScriptedUpstream:
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self.tokenized: list[dict[str, Any]] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._searches: dict[str, deque[SearchReply]] = defaultdict(deque)
         self._server: uvicorn.Server | None = None
@@ -166,6 +167,11 @@ class ScriptedUpstream:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def vllm_url(self) -> str:
+        """The same upstream as a vLLM server: with its ``/tokenize`` at the root."""
+        return f"http://127.0.0.1:{self.port}/vllm/v1"
 
     def script(self, model: str, *replies: Reply) -> None:
         self._scripts[model].extend(replies)
@@ -238,6 +244,14 @@ class ScriptedUpstream:
         return Response(orjson.dumps({"query": query, "answer": None, "images": [], "results": results,
                                       "response_time": 0.01}), media_type="application/json")
 
+    async def _tokenize(self, request: Request) -> Response:
+        """vLLM's ``/tokenize`` of chat messages: one token a word, and four a message."""
+        body = orjson.loads(await request.body())
+        self.tokenized.append(body)
+        words = sum(len(str(message.get("content") or "").split()) for message in body["messages"])
+        return Response(orjson.dumps({"count": words + 4 * len(body["messages"]), "max_model_len": 8192,
+                                      "tokens": []}), media_type="application/json")
+
     async def _models(self, _: Request) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in MODELS]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
@@ -248,6 +262,8 @@ class ScriptedUpstream:
             Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/search", self._search, methods=["POST"]),
+            Route("/vllm/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/vllm/tokenize", self._tokenize, methods=["POST"]),
         ])
 
     def start(self) -> ScriptedUpstream:

@@ -120,6 +120,19 @@ def test_a_regex_custom_tool_constrains_the_input(local):
     assert re.fullmatch(pattern, call["input"]), call["input"]
 
 
+@pytest.mark.parametrize("tools", [None, [{"type": "function", "name": "get_weather", "description": "Weather",
+                                            "parameters": {"type": "object",
+                                                           "properties": {"city": {"type": "string"}}}}]],
+                         ids=["plain", "tools"])
+def test_input_tokens_are_what_the_model_reads(sdk, tools):
+    fields = {"model": MODEL, "instructions": "Answer in one word.", "input": "Which planet has rings?"}
+    if tools:
+        fields["tools"] = tools
+    counted = sdk.responses.input_tokens.count(**fields)
+    response = sdk.responses.create(**fields, max_output_tokens=1)
+    assert counted.input_tokens == response.usage.input_tokens
+
+
 def test_chat_completions_pass_through(sdk):
     messages = [{"role": "user", "content": "Say hello."}]
     completion = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=8)

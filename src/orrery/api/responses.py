@@ -13,7 +13,7 @@ from orrery.api.disconnect import unless_disconnected
 from orrery.inference.errors import http_error
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
-from orrery.wire.responses import CreateResponseRequest
+from orrery.wire.responses import CountInputTokensRequest, CreateResponseRequest
 from orrery.wire.validation import parse_request
 
 router = APIRouter()
@@ -56,6 +56,14 @@ async def create_response(request: Request) -> Response:
     if run.failure is not None:
         raise http_error(run.failure, response_id=run.response_id)
     return JSONBody(run.final, headers=headers)
+
+
+@router.post("/v1/responses/input_tokens", openapi_extra=json_body(CountInputTokensRequest))
+async def count_input_tokens(request: Request) -> Response:
+    body = parse_request(await request.body(), CountInputTokensRequest)
+    counted = await services(request).responses.count_input_tokens(body)
+    return JSONBody({"object": "response.input_tokens", "input_tokens": counted.tokens},
+                    headers={"x-orrery-token-count": counted.method})
 
 
 @router.get("/v1/responses")

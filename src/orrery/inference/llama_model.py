@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 CONTEXT_TOKENS = 8192
 
@@ -99,6 +100,7 @@ class LlamaChatModel:
         self.path = path
         self.name = name
         self._llama: _CountingLlama | None = None
+        self._formatter: Jinja2ChatFormatter | None = None
 
     def _loaded(self) -> _CountingLlama:
         if self._llama is None:
@@ -109,6 +111,22 @@ class LlamaChatModel:
             except ValueError as exc:
                 raise ModelLoadError(f"cannot load the GGUF model {self.path}: {exc}") from exc
         return self._llama
+
+    def count_prompt(self, kwargs: dict[str, Any]) -> int | None:
+        """The prompt tokens a chat completion with ``kwargs`` reads, rendered by the model's own
+        chat template as ``create_chat_completion`` renders it; ``None`` for a model without one."""
+        llama = self._loaded()
+        template = llama.metadata.get("tokenizer.chat_template")
+        if template is None:
+            return None
+        if self._formatter is None:
+            eos, bos = llama.token_eos(), llama.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llama._model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
+        rendered = self._formatter(messages=kwargs["messages"], tools=kwargs.get("tools"),
+                                   tool_choice=kwargs.get("tool_choice"))
+        return len(llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True))
 
     def chat(self, kwargs: dict[str, Any], cancelled: threading.Event) -> dict[str, Any]:
         """A whole chat completion, usage included."""

@@ -24,6 +24,7 @@ from orrery.inference.errors import UpstreamError
 from orrery.inference.gguf import model_name
 from orrery.inference.llama_model import LlamaChatModel, ModelLoadError
 from orrery.inference.local_request import chat_kwargs, invalid
+from orrery.inference.tokens import TOKENIZED_LOCALLY, TokenCount, estimate
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,14 @@ class LocalProvider:
                 return await asyncio.wrap_future(future)
             except Exception as exc:
                 raise self._failure(exc) from exc
+
+    async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
+        future = self._executor.submit(self._model.count_prompt, chat_kwargs(body))
+        try:
+            counted = await asyncio.wrap_future(future)
+        except Exception as exc:
+            raise self._failure(exc) from exc
+        return TokenCount(counted, TOKENIZED_LOCALLY) if counted is not None else estimate(body)
 
     def _check_path(self, path: str) -> None:
         if path != CHAT_PATH:

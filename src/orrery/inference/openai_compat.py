@@ -18,6 +18,7 @@ import orjson
 from orrery.config import ProviderConfig
 from orrery.inference.errors import UpstreamError, UpstreamFailure, upstream_message
 from orrery.inference.sse import iter_sse_json
+from orrery.inference.tokens import TOKENIZED_UPSTREAM, TokenCount, estimate
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -54,6 +55,9 @@ class OpenAICompatProvider:
             timeout=httpx2.Timeout(config.timeout, connect=config.connect_timeout),
             transport=transport,
         )
+        self._tokenize_url = config.base_url.removesuffix("/v1") + "/tokenize"
+        self._tokenizes: bool | None = None
+        """Whether the upstream has vLLM's ``/tokenize`` (``None`` until asked once)."""
 
     def serves(self, model: str) -> bool:
         """Any name: the upstream decides."""
@@ -123,6 +127,30 @@ class OpenAICompatProvider:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
+
+    async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
+        """vLLM's ``/tokenize`` (at the server's root: the model's own tokenizer and chat template)
+        when the upstream has it, else an estimate."""
+        if self._tokenizes is not False:
+            counted = await self._tokenized(body)
+            if counted is not None:
+                return TokenCount(counted, TOKENIZED_UPSTREAM)
+        return estimate(body)
+
+    async def _tokenized(self, body: dict[str, Any]) -> int | None:
+        asked = {key: body[key] for key in ("model", "messages", "tools") if key in body}
+        try:
+            response = await self._client.post(self._tokenize_url, content=orjson.dumps(asked), headers=JSON_HEADERS)
+        except httpx2.HTTPError:
+            return None
+        if response.status_code in (404, 405, 501):
+            self._tokenizes = False
+        data = _decode_body(response.content) if response.status_code == 200 else None
+        count = data.get("count") if isinstance(data, dict) else None
+        if not isinstance(count, int):
+            return None
+        self._tokenizes = True
+        return count
 
     async def list_models(self) -> list[dict[str, Any]]:
         with self._upstream_errors("connect", "unreachable"):

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from orrery.inference.tokens import TokenCount
+
 
 class StreamedAnswer(Protocol):
     """An answer held open by ``open_stream``; its body is read with the provider's ``iter_bytes``."""
@@ -37,5 +39,9 @@ class Provider(Protocol):
     async def post_json(self, path: str, body: dict[str, Any]) -> Any: ...
 
     async def list_models(self) -> list[dict[str, Any]]: ...
+
+    async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
+        """The prompt tokens of a chat-completions body, as exactly as the provider can tell."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from orrery.inference.errors import UpstreamError
+from orrery.inference.tokens import TokenCount
 from orrery.responses.events import EventCounter
 from orrery.responses.output_items import OutputItems, Seal
 from orrery.store.writer import StoreWriteError
@@ -34,6 +35,8 @@ class ChatStreamer(Protocol):
     id: str
 
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def count_tokens(self, body: dict[str, Any]) -> TokenCount: ...
 
 
 class RunRecord(Protocol):

@@ -9,6 +9,7 @@ from orrery.conversations.service import ConversationService
 from orrery.errors import InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
+from orrery.inference.tokens import TokenCount
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun
 from orrery.sealing import Sealer
@@ -16,12 +17,19 @@ from orrery.store.common import Order
 from orrery.store.conversations import ConversationHold
 from orrery.store.responses import ResponseStore, StoredResponse
 from orrery.tools.registry import visible_item
-from orrery.tools.toolset import ToolRegistry
+from orrery.tools.toolset import ToolRegistry, Toolset
 from orrery.wire import objects
-from orrery.wire.responses import CreateResponseRequest
+from orrery.wire.responses import CountInputTokensRequest, CreateResponseRequest
 from orrery.wire.shapes import ListPage
 
 NOT_READY = ("queued", "in_progress")
+
+
+def _check_context(request: CreateResponseRequest) -> None:
+    if request.conversation_id is not None and request.previous_response_id is not None:
+        raise InvalidRequest("Mutually exclusive parameters: 'conversation' and 'previous_response_id'. "
+                             "Provide one of them, not both.", param="conversation",
+                             code="mutually_exclusive_parameters")
 
 
 def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
@@ -69,10 +77,7 @@ class ResponseService:
         if request.background:
             raise InvalidRequest("Background responses are not supported by this server yet.",
                                  param="background", code="unsupported_parameter")
-        if request.conversation_id is not None and request.previous_response_id is not None:
-            raise InvalidRequest("Mutually exclusive parameters: 'conversation' and 'previous_response_id'. "
-                                 "Provide one of them, not both.", param="conversation",
-                                 code="mutually_exclusive_parameters")
+        _check_context(request)
         provider, upstream_model = self.router.resolve(request.model)
         response_id = new_id("resp")
         input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
@@ -126,16 +131,33 @@ class ResponseService:
             return None, await self.conversations.history_for(conversation_id)
         return await self.conversations.hold_for(conversation_id, response_id)
 
+    async def count_input_tokens(self, counted: CountInputTokensRequest) -> TokenCount:
+        """The prompt tokens of what a create with these fields would send upstream, counted by the
+        provider (no generation); it reads the chain or conversation, holds nothing, stores nothing."""
+        request = counted.as_create()
+        _check_context(request)
+        provider, upstream_model = self.router.resolve(request.model)
+        input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
+        _, history = await self._context(request, new_id("resp"))
+        _, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
+        return await provider.count_tokens(chat_body)
+
+    async def _upstream_body(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
+                             input_items: list[dict[str, Any]],
+                             history: list[dict[str, Any]]) -> tuple[Toolset, dict[str, Any]]:
+        """The request's tools, and the chat-completions body that shows the model the history and input."""
+        toolset = await self.tools.prepare(request.tools or [], history, input_items)
+        messages = items_to_messages(request.instructions, history, input_items,
+                                     history_in_parts=request.conversation_id is not None,
+                                     reasoning=provider.id in self.reasoning_history,
+                                     function_name=toolset.client_function_name)
+        return toolset, chat_request_body(request, upstream_model, messages, toolset.functions)
+
     async def _prepared_run(self, request: CreateResponseRequest, response_id: str, provider: ChatStreamer,
                             upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
                             hold: ConversationHold | None) -> ResponseRun:
-        toolset = await self.tools.prepare(request.tools or [], history, input_items)
+        toolset, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
         conversation_id = request.conversation_id
-        messages = items_to_messages(request.instructions, history, input_items,
-                                     history_in_parts=conversation_id is not None,
-                                     reasoning=provider.id in self.reasoning_history,
-                                     function_name=toolset.client_function_name)
-        chat_body = chat_request_body(request, upstream_model, messages, toolset.functions)
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000
         record = None

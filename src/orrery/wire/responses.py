@@ -263,3 +263,27 @@ class CreateResponseRequest(StrictModel):
         if isinstance(self.conversation, ConversationRef):
             return self.conversation.id
         return self.conversation
+
+
+class CountInputTokensRequest(StrictModel):
+    """``POST /v1/responses/input_tokens``: the parts of a create that decide what the model reads."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: ModelName
+    input: str | list[InputItem] = Field(default_factory=list)
+    instructions: str | None = None
+    previous_response_id: Identifier | None = None
+    conversation: Identifier | ConversationRef | None = None
+    text: TextConfig | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning: ReasoningConfig | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    personality: str | None = None
+
+    def as_create(self) -> CreateResponseRequest:
+        """The create request whose upstream body is counted: not stored, so it holds nothing."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields if name != "personality"}
+        return CreateResponseRequest.model_construct(**fields, store=False)
