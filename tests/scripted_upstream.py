@@ -28,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 MODELS = ("scripted-model", "scripted-other")
+VLLM_WINDOWS = {"m-tokenize": 8192, "m-short": 120}
 
 
 @dataclass
@@ -252,6 +253,12 @@ class ScriptedUpstream:
         return Response(orjson.dumps({"count": words + 4 * len(body["messages"]), "max_model_len": 8192,
                                       "tokens": []}), media_type="application/json")
 
+    async def _vllm_models(self, _: Request) -> Response:
+        """vLLM's listing, which gives each model's context window as ``max_model_len``."""
+        data = [{"id": model, "object": "model", "owned_by": "vllm", "max_model_len": window}
+                for model, window in VLLM_WINDOWS.items()]
+        return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
     async def _models(self, _: Request) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in MODELS]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
@@ -264,6 +271,7 @@ class ScriptedUpstream:
             Route("/search", self._search, methods=["POST"]),
             Route("/vllm/v1/chat/completions", self._chat, methods=["POST"]),
             Route("/vllm/tokenize", self._tokenize, methods=["POST"]),
+            Route("/vllm/v1/models", self._vllm_models, methods=["GET"]),
         ])
 
     def start(self) -> ScriptedUpstream:

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 DEFAULT_PORT = 8321
@@ -74,6 +83,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
 
 
+class ModelConfig(_Model):
+    """What the server should know of one of a provider's models that its upstream does not say."""
+
+    name: str
+    context_window: PositiveInt | None = None
+    """Tokens the model reads at most, prompt and answer together."""
+
+
 class ProviderConfig(_Model):
     id: str
     base_url: str
@@ -83,6 +100,7 @@ class ProviderConfig(_Model):
     reasoning_history: bool = False
     """Show the model its reasoning of earlier turns, as ``reasoning_content`` on the assistant
     messages that followed it (vLLM, llama.cpp and DeepSeek-style chat templates read it)."""
+    models: tuple[ModelConfig, ...] = ()
 
     @property
     def model_path(self) -> Path | None:

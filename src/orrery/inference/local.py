@@ -22,7 +22,7 @@ import orjson
 from orrery.config import ProviderConfig
 from orrery.inference.errors import UpstreamError
 from orrery.inference.gguf import model_name
-from orrery.inference.llama_model import LlamaChatModel, ModelLoadError
+from orrery.inference.llama_model import CONTEXT_TOKENS, LlamaChatModel, ModelLoadError
 from orrery.inference.local_request import chat_kwargs, invalid
 from orrery.inference.tokens import TOKENIZED_LOCALLY, TokenCount, estimate
 
@@ -135,6 +135,9 @@ class LocalProvider:
                 return await asyncio.wrap_future(future)
             except Exception as exc:
                 raise self._failure(exc) from exc
+
+    async def context_window(self, model: str, *, discover: bool = False) -> int | None:
+        return CONTEXT_TOKENS
 
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
         future = self._executor.submit(self._model.count_prompt, chat_kwargs(body))

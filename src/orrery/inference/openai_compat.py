@@ -8,6 +8,8 @@ requests.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -21,6 +23,10 @@ from orrery.inference.sse import iter_sse_json
 from orrery.inference.tokens import TOKENIZED_UPSTREAM, TokenCount, estimate
 
 JSON_HEADERS = {"content-type": "application/json"}
+LISTING_TIMEOUT = 5.0
+"""Seconds a create waits for the model listing that says its model's context window."""
+RELIST_AFTER = 300.0
+"""Seconds before a model the listing did not name (or a listing that failed) is looked up again."""
 
 
 def _decode_body(raw: bytes) -> Any:
@@ -28,6 +34,16 @@ def _decode_body(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
+
+
+def listed_window(entry: dict[str, Any]) -> int | None:
+    """The context window a model listing's entry gives, under the names upstreams use for it."""
+    meta = entry.get("meta")
+    for value in (entry.get("max_model_len"), entry.get("context_length"), entry.get("context_window"),
+                  meta.get("n_ctx_train") if isinstance(meta, dict) else None):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def _describe(exc: Exception) -> str:
@@ -55,6 +71,9 @@ class OpenAICompatProvider:
             timeout=httpx2.Timeout(config.timeout, connect=config.connect_timeout),
             transport=transport,
         )
+        self._windows: dict[str, int | None] = {m.name: m.context_window for m in config.models}
+        """Context window by model: configured, else as the upstream's model listing says."""
+        self._listed_at: float | None = None
         self._tokenize_url = config.base_url.removesuffix("/v1") + "/tokenize"
         self._tokenizes: bool | None = None
         """Whether the upstream has vLLM's ``/tokenize`` (``None`` until asked once)."""
@@ -127,6 +146,24 @@ class OpenAICompatProvider:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
+
+    async def context_window(self, model: str, *, discover: bool = False) -> int | None:
+        """The configured window, else the one the model listing gives (vLLM's ``max_model_len``,
+        ``context_length``, ``context_window``, llama.cpp's ``meta.n_ctx_train``).
+
+        The listing is asked for only when ``discover`` (a request that asked to be fitted to the
+        window), so a plain create makes no call but its own."""
+        now = time.monotonic()
+        if discover and model not in self._windows and (
+                self._listed_at is None or now - self._listed_at > RELIST_AFTER):
+            self._listed_at = now
+            try:
+                listed = await asyncio.wait_for(self.list_models(), LISTING_TIMEOUT)
+            except (UpstreamError, TimeoutError):
+                return None
+            for entry in listed:
+                self._windows.setdefault(entry["id"], listed_window(entry))
+        return self._windows.get(model)
 
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
         """vLLM's ``/tokenize`` (at the server's root: the model's own tokenizer and chat template)

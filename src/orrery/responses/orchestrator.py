@@ -38,6 +38,8 @@ class ChatStreamer(Protocol):
 
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount: ...
 
+    async def context_window(self, model: str, *, discover: bool = False) -> int | None: ...
+
 
 class RunRecord(Protocol):
     """Where a stored response's final state goes; ``None`` for ``store=false``."""

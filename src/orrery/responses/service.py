@@ -10,6 +10,7 @@ from orrery.errors import InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.inference.router import ModelRouter
 from orrery.inference.tokens import TokenCount
+from orrery.responses.context_fit import fit
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun
 from orrery.sealing import Sealer
@@ -157,6 +158,10 @@ class ResponseService:
                             upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
                             hold: ConversationHold | None) -> ResponseRun:
         toolset, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
+        truncate = request.truncation == "auto"
+        window = await provider.context_window(upstream_model, discover=truncate)
+        if window is not None:
+            await fit(chat_body, provider.count_tokens, window - (request.max_output_tokens or 0), truncate=truncate)
         conversation_id = request.conversation_id
         params = objects.response_params(request)
         created_at_us = time.time_ns() // 1000

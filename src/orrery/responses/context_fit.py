@@ -1,0 +1,83 @@
+"""Keeping a response's upstream body within its model's context window.
+
+With the window known, a body that may not fit is counted (by the provider, as exactly as it can)
+before the upstream is called. ``truncation: "disabled"`` (the default) then answers a 400
+``context_length_exceeded`` before any stream, as OpenAI does, instead of an upstream failure;
+``truncation: "auto"`` drops the oldest messages until the body fits: never the instructions
+(leading system messages), never a tool call without its answers or answers without their call,
+and never the last message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from orrery.errors import InvalidRequest
+from orrery.inference.tokens import TokenCount, estimate
+
+Counter = Callable[[dict[str, Any]], Awaitable[TokenCount]]
+MAX_RECOUNTS = 8
+"""Counts of a shortened body before giving up on fitting it; each drops at least one more turn."""
+
+
+def too_long(tokens: int, limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Your input exceeds the context window of this model: it is {tokens} tokens, and at most {limit} fit "
+        "(the window less max_output_tokens). Shorten the input, or set truncation to 'auto' to drop the "
+        "oldest items.", param="input", code="context_length_exceeded")
+
+
+def _surely_fits(body: dict[str, Any], limit: int) -> bool:
+    """Whether the body fits without counting it: a token is at least a byte of its JSON here."""
+    return len(orjson.dumps(body["messages"])) + len(orjson.dumps(body.get("tools") or [])) <= limit
+
+
+def _turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Messages in the groups they are dropped by: an assistant's tool calls with their answers."""
+    turns: list[list[dict[str, Any]]] = []
+    for message in messages:
+        if message.get("role") == "tool" and turns:
+            turns[-1].append(message)
+        else:
+            turns.append([message])
+    return turns
+
+
+def _weights(turns: list[list[dict[str, Any]]]) -> list[int]:
+    return [estimate({"messages": turn}).tokens for turn in turns]
+
+
+async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: bool) -> int:
+    """Make ``body`` fit in ``limit`` tokens, or raise; returns how many messages were dropped."""
+    if _surely_fits(body, limit):
+        return 0
+    counted = await count(body)
+    if counted.tokens <= limit:
+        return 0
+    if not truncate:
+        raise too_long(counted.tokens, limit)
+    messages = body["messages"]
+    head = 0
+    while head < len(messages) - 1 and messages[head].get("role") == "system":
+        head += 1
+    instructions, turns = messages[:head], _turns(messages[head:])
+    weights = _weights(turns)
+    scale = counted.tokens / max(1, sum(weights) + sum(_weights([[m] for m in instructions])))
+    dropped = 0
+    excess = counted.tokens - limit
+    for _ in range(MAX_RECOUNTS):
+        while excess > 0 and dropped < len(turns) - 1:
+            excess -= int(weights[dropped] * scale)
+            dropped += 1
+        body["messages"] = instructions + [m for turn in turns[dropped:] for m in turn]
+        counted = await count(body)
+        if counted.tokens <= limit:
+            return len(messages) - len(body["messages"])
+        if dropped >= len(turns) - 1:
+            break
+        excess = counted.tokens - limit
+    body["messages"] = messages
+    raise too_long(counted.tokens, limit)

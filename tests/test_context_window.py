@@ -1,0 +1,109 @@
+"""A response's input within its model's context window: 400 ``context_length_exceeded`` before
+any stream, or ``truncation: "auto"`` dropping the oldest messages, over long chains and
+conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from conftest import Server, start_server, stop_server
+from orrery.inference.tokens import estimate
+from scripted_upstream import Reply, ToolCall
+
+WINDOW = 400
+TOOLS = [{"type": "function", "name": "roll", "parameters": {"type": "object"}}]
+FILLER = "the quick brown fox jumps over the lazy dog " * 3
+
+
+@pytest.fixture(scope="module")
+def windowed(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    directory: Path = tmp_path_factory.mktemp("window")
+    config = {"providers": [
+        {"id": "small", "base_url": upstream.url, "models": [{"name": "tiny", "context_window": WINDOW}]},
+        {"id": "vllm", "base_url": upstream.vllm_url}],
+        "data_dir": str(directory), "db": f"sqlite:///{directory / 'orrery.db'}"}
+    process, url = start_server(config, log_path=directory / "server.log")
+    yield Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
+    stop_server(process)
+
+
+def post(server: Server, body: dict) -> httpx.Response:
+    with httpx.Client(timeout=60) as http:
+        return http.post(f"{server.base_url}/responses", json=body)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "streamed"])
+def test_too_long_an_input_is_a_400_before_any_stream(windowed, upstream, streamed):
+    answer = post(windowed, {"model": "small/tiny", "input": FILLER * 20, "stream": streamed})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "input")
+    assert str(WINDOW) in error["message"]
+    assert upstream.bodies("tiny") == []
+
+
+def test_max_output_tokens_takes_its_share_of_the_window(windowed, upstream):
+    upstream.script("tiny", Reply(text="fits"))
+    text = " ".join(["word"] * 100)
+    assert post(windowed, {"model": "small/tiny", "input": text}).status_code == 200
+    answer = post(windowed, {"model": "small/tiny", "input": text, "max_output_tokens": WINDOW - 20})
+    assert answer.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_a_300_turn_chain_stays_answerable_with_truncation_auto(windowed, upstream):
+    client = openai.OpenAI(base_url=windowed.base_url, api_key="k", max_retries=0)
+    upstream.script("tiny", Reply(tool_calls=[ToolCall("roll", "{}", id="call_first")]),
+                    *(Reply(text=f"answer {turn}") for turn in range(300)))
+    first = client.responses.create(model="small/tiny", input="Roll first.", instructions="Be brief.", tools=TOOLS,
+                                    truncation="auto")
+    previous = client.responses.create(
+        model="small/tiny", previous_response_id=first.id, instructions="Be brief.", tools=TOOLS, truncation="auto",
+        input=[{"type": "function_call_output", "call_id": "call_first", "output": "6"}]).id
+    for turn in range(299):
+        previous = client.responses.create(model="small/tiny", input=f"turn {turn}: {FILLER}", tools=TOOLS,
+                                           instructions="Be brief.", previous_response_id=previous,
+                                           truncation="auto").id
+    body = upstream.bodies("tiny")[-1]
+    assert estimate(body).tokens <= WINDOW
+    messages = body["messages"]
+    assert messages[0] == {"role": "system", "content": "Be brief."}
+    assert messages[1]["role"] != "tool"
+    assert messages[-1] == {"role": "user", "content": f"turn 298: {FILLER}"}
+    assert len(messages) < 40
+
+
+def test_a_300_item_conversation_stays_answerable_with_truncation_auto(windowed, upstream):
+    client = openai.OpenAI(base_url=windowed.base_url, api_key="k", max_retries=0)
+    conversation = client.conversations.create()
+    for batch in range(15):
+        client.conversations.items.create(conversation.id, items=[
+            {"type": "message", "role": "user" if n % 2 == 0 else "assistant", "content": f"item {batch}.{n} {FILLER}"}
+            for n in range(20)])
+    upstream.script("tiny", Reply(text="still here"))
+    answer = client.responses.create(model="small/tiny", input="And now?", conversation=conversation.id,
+                                     truncation="auto")
+    assert answer.output_text == "still here"
+    body = upstream.bodies("tiny")[-1]
+    assert estimate(body).tokens <= WINDOW
+    assert body["messages"][-1] == {"role": "user", "content": "And now?"}
+    assert len(client.conversations.items.list(conversation.id, limit=100).data) == 100
+
+
+def test_a_window_the_upstream_lists_is_found_when_truncating(windowed, upstream):
+    """vLLM's listing says the window (``max_model_len`` 120) and its ``/tokenize`` counts."""
+    long = " ".join(["word"] * 150)
+    upstream.script("m-short", Reply(text="truncated"), Reply(text="refused upstream"))
+    answer = post(windowed, {"model": "vllm/m-short", "input": [
+        {"role": "user", "content": long}, {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "short question"}], "truncation": "auto"})
+    assert answer.status_code == 200, answer.text
+    assert upstream.bodies("m-short")[-1]["messages"] == [{"role": "assistant", "content": "ok"},
+                                                          {"role": "user", "content": "short question"}]
+    assert upstream.tokenized[-1]["messages"][-1] == {"role": "user", "content": "short question"}
+    refused = post(windowed, {"model": "vllm/m-short", "input": long})
+    assert refused.json()["error"]["code"] == "context_length_exceeded"
