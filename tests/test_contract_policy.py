@@ -147,7 +147,6 @@ ECHOED_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "prompt_cache_options": ({"ttl": "12h", "prewarm": False}, {"mode": "implicit", "ttl": "12h"}),
     "prompt_cache_retention": ("24h", "24h"),
     "service_tier": ("flex", "flex"),
-    "truncation": ("auto", "auto"),
 }
 
 ECHOED_ITEMS: dict[str, dict[str, Any]] = {

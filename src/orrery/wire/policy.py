@@ -72,7 +72,8 @@ PARAMETERS = _entries({
     "tools": (IMPLEMENTED, "each tool type below"),
     "top_logprobs": (PASSED, "with `logprobs: true`; shown as 0 when not set"),
     "top_p": (PASSED, "shown as 1.0 (OpenAI's default) when not set"),
-    "truncation": (ECHOED, "nothing is truncated: a backend's context-length error is the answer"),
+    "truncation": (IMPLEMENTED, "with a known context window: `auto` drops the oldest messages to fit, "
+                                "`disabled` answers `context_length_exceeded` before any stream"),
     "user": (PASSED, "for backends that take it"),
 })
 """The parameters of ``ResponseCreateParamsBase``, and ``stream``."""
