@@ -32,7 +32,6 @@ class Toolset:
     tool knows the function by. A function whose name another tool already offers is offered
     renamed, so no tool shadows another: the server's tools keep their names (``web_search``,
     ``apply_patch``: what ``tool_choice`` names), and the client's own functions give way."""
-    runners: list[ServerTool] = field(default_factory=list)
     citations: list[Citations] = field(default_factory=list)
     opening_items: list[OpeningItem] = field(default_factory=list)
     opening_calls: list[tuple[ServerTool, ModelCall]] = field(default_factory=list)
@@ -78,7 +77,6 @@ class Toolset:
             toolset._offer(position, functions, runner)
         for part in prepared:
             if part.runner is not None:
-                toolset.runners.append(part.runner)
                 toolset.opening_calls += [(part.runner, call) for call in part.opening_calls]
             if part.citations is not None:
                 toolset.citations.append(part.citations)
