@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from conftest import upstream_name
 from scripted_upstream import Reply, ToolCall
-from wire import check_response, stream
+from wire import create, stream
 
 SERVER_EVENT = TypeAdapter(ResponsesServerEvent)
 
@@ -89,16 +89,6 @@ CASES = {
 }
 
 
-def create(server, body: dict, streamed: bool) -> dict:
-    if streamed:
-        return stream(server.base_url, body)[-1]["response"]
-    with httpx.Client(timeout=30) as http:
-        answer = http.post(f"{server.base_url}/responses", json=body)
-    assert answer.status_code == 200, answer.text
-    check_response(answer.json())
-    return answer.json()
-
-
 def offered(upstream, model: str, function: str) -> dict[str, Any]:
     [chat] = [tool for tool in upstream.bodies(upstream_name(model))[0]["tools"]
               if tool["function"]["name"] == function]
@@ -113,7 +103,7 @@ def test_round_trip(server, upstream, model, kind, streamed, store):
     name = upstream_name(model)
     upstream.script(name, Reply(tool_calls=[ToolCall(case.function, json.dumps(case.arguments), id="call_k")]),
                     Reply(text="All done."))
-    first = create(server, {"model": model, "input": "Go.", "tools": case.tools, "store": store}, streamed)
+    first = create(server.base_url, {"model": model, "input": "Go.", "tools": case.tools, "store": store}, streamed)
     [call] = first["output"]
     assert call == {"id": call["id"], "type": case.item_type, "call_id": "call_k", "status": "completed",
                     **case.item}
@@ -124,7 +114,7 @@ def test_round_trip(server, upstream, model, kind, streamed, store):
         following |= {"previous_response_id": first["id"], "input": [case.output]}
     else:
         following["input"] = [{"role": "user", "content": "Go."}, call, case.output]
-    second = create(server, following, streamed)
+    second = create(server.base_url, following, streamed)
     assert second["output"][0]["content"][0]["text"] == "All done."
     assert upstream.bodies(name)[-1]["messages"] == [
         {"role": "user", "content": "Go."},
@@ -139,7 +129,8 @@ def test_round_trip(server, upstream, model, kind, streamed, store):
 
 def test_local_shell_offers_the_exec_action(server, upstream, model):
     upstream.script(upstream_name(model), Reply(text="ok"))
-    response = create(server, {"model": model, "input": "hi", "tools": [{"type": "local_shell"}]}, streamed=False)
+    response = create(server.base_url,
+                      {"model": model, "input": "hi", "tools": [{"type": "local_shell"}]}, streamed=False)
     assert response["tools"] == [{"type": "local_shell"}]
     function = offered(upstream, model, "local_shell")
     assert function["parameters"]["required"] == ["command"]
@@ -155,10 +146,11 @@ def test_local_shell_env_and_an_output_naming_its_call_by_call_id(server, upstre
     arguments = {"command": ["env"], "env": {"DEBUG": "1"}, "user": "ci"}
     upstream.script(name, Reply(tool_calls=[ToolCall("local_shell", json.dumps(arguments), id="call_e")]),
                     Reply(text="ok"))
-    first = create(server, {"model": model, "input": "env?", "tools": [{"type": "local_shell"}]}, streamed=True)
+    first = create(server.base_url,
+                   {"model": model, "input": "env?", "tools": [{"type": "local_shell"}]}, streamed=True)
     assert first["output"][0]["action"] == {"type": "exec", "command": ["env"], "env": {"DEBUG": "1"},
                                             "timeout_ms": None, "user": "ci", "working_directory": None}
-    create(server, {"model": model, "tools": [{"type": "local_shell"}], "previous_response_id": first["id"],
+    create(server.base_url, {"model": model, "tools": [{"type": "local_shell"}], "previous_response_id": first["id"],
                     "input": [{"type": "local_shell_call_output", "call_id": "call_e", "output": "DEBUG=1"}]},
            streamed=False)
     assert upstream.bodies(name)[-1]["messages"][1:] == [
@@ -225,7 +217,8 @@ def test_shell_in_a_hosted_container_is_400(server, model, environment):
 
 def test_shell_with_no_environment_is_the_clients(server, upstream, model):
     upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("shell", '{"commands": ["pwd"]}')]))
-    response = create(server, {"model": model, "input": "where?", "tools": [{"type": "shell"}]}, streamed=False)
+    response = create(server.base_url,
+                      {"model": model, "input": "where?", "tools": [{"type": "shell"}]}, streamed=False)
     [call] = response["output"]
     assert call["type"] == "shell_call" and "environment" not in call
     assert call["action"]["commands"] == ["pwd"]
@@ -239,13 +232,14 @@ def test_apply_patch_offers_an_operation_and_shows_failures(server, upstream, mo
                                                      id="call_c"),
                                             ToolCall("apply_patch", json.dumps({"operation": delete}), id="call_d")]),
                     Reply(text="ok"))
-    first = create(server, {"model": model, "input": "edit", "tools": [{"type": "apply_patch"}]}, streamed=True)
+    first = create(server.base_url,
+                   {"model": model, "input": "edit", "tools": [{"type": "apply_patch"}]}, streamed=True)
     assert [item["operation"] for item in first["output"]] == [create_file, delete]
     operation = offered(upstream, model, "apply_patch")["parameters"]["properties"]["operation"]
     assert operation["properties"]["type"]["enum"] == ["create_file", "update_file", "delete_file"]
     assert operation["required"] == ["type", "path"]
 
-    create(server, {"model": model, "tools": [{"type": "apply_patch"}], "previous_response_id": first["id"],
+    create(server.base_url, {"model": model, "tools": [{"type": "apply_patch"}], "previous_response_id": first["id"],
                     "input": [{"type": "apply_patch_call_output", "call_id": "call_c", "status": "completed"},
                               {"type": "apply_patch_call_output", "call_id": "call_d", "status": "failed",
                                "output": "old.txt: no such file"}]}, streamed=False)
@@ -269,7 +263,7 @@ def test_tool_choice_apply_patch_and_shell_select_their_function(server, upstrea
 
 def test_tool_search_offers_its_parameters_and_every_tool(server, upstream, model):
     upstream.script(upstream_name(model), Reply(text="ok"))
-    create(server, {"model": model, "input": "hi", "tools": [TOOL_SEARCH, LOOKUP]}, streamed=False)
+    create(server.base_url, {"model": model, "input": "hi", "tools": [TOOL_SEARCH, LOOKUP]}, streamed=False)
     search = offered(upstream, model, "tool_search")
     assert (search["description"], search["parameters"]) == ("Find tools for a task.", SEARCH_PARAMETERS)
     assert offered(upstream, model, "lookup_customer")["parameters"] == LOOKUP["parameters"]
@@ -278,7 +272,7 @@ def test_tool_search_offers_its_parameters_and_every_tool(server, upstream, mode
 def test_tool_search_with_no_parameters_takes_a_query(server, upstream, model):
     upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("tool_search", '{"query": "crm"}')]))
     tools = [{"type": "tool_search", "execution": "client"}]
-    response = create(server, {"model": model, "input": "hi", "tools": tools}, streamed=True)
+    response = create(server.base_url, {"model": model, "input": "hi", "tools": tools}, streamed=True)
     search = offered(upstream, model, "tool_search")
     assert search["parameters"] == {"type": "object", "properties": {"query": {"type": "string"}},
                                     "required": ["query"]}
@@ -289,11 +283,11 @@ def test_tool_search_with_no_parameters_takes_a_query(server, upstream, model):
 def test_tool_search_output_lists_namespaces_and_answers_the_latest_search(server, upstream, model):
     name = upstream_name(model)
     upstream.script(name, Reply(tool_calls=[ToolCall("tool_search", '{"goal": "crm"}', id="call_s")]), Reply(text="ok"))
-    first = create(server, {"model": model, "input": "hi", "tools": [TOOL_SEARCH]}, streamed=False)
+    first = create(server.base_url, {"model": model, "input": "hi", "tools": [TOOL_SEARCH]}, streamed=False)
     crm = {"type": "namespace", "name": "crm", "description": "Customer records.", "tools": [
         {"type": "function", "name": "lookup", "description": "Find a customer."},
         {"type": "custom", "name": "note"}]}
-    create(server, {"model": model, "tools": [TOOL_SEARCH], "previous_response_id": first["id"],
+    create(server.base_url, {"model": model, "tools": [TOOL_SEARCH], "previous_response_id": first["id"],
                     "input": [{"type": "tool_search_output", "execution": "client", "tools": [crm]}]}, streamed=False)
     assert upstream.bodies(name)[-1]["messages"][-1] == {
         "role": "tool", "tool_call_id": "call_s",

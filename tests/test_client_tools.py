@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from conftest import upstream_name
 from scripted_upstream import Reply, ToolCall
-from wire import check_response, stream
+from wire import create, stream
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch"
 LARK = 'start: "*** Begin Patch" /(.|\\n)*/ "*** End Patch"'
@@ -21,23 +20,13 @@ CRM = {"type": "namespace", "name": "crm", "description": "Customer records.", "
     {"type": "custom", "name": "note", "description": "Write a note."}]}
 
 
-def create(server, body: dict, streamed: bool) -> dict:
-    if streamed:
-        return stream(server.base_url, body)[-1]["response"]
-    with httpx.Client(timeout=30) as http:
-        answer = http.post(f"{server.base_url}/responses", json=body)
-    assert answer.status_code == 200, answer.text
-    check_response(answer.json())
-    return answer.json()
-
-
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])
 @pytest.mark.parametrize("store", [True, False], ids=["stored", "unstored"])
 def test_custom_tool_round_trip(server, upstream, model, streamed, store):
     name = upstream_name(model)
     upstream.script(name, Reply(tool_calls=[ToolCall("apply_patch", json.dumps({"input": PATCH}), id="call_p")]),
                     Reply(text="Patched."))
-    first = create(server, {"model": model, "input": "Add hello.txt", "tools": [APPLY_PATCH], "store": store},
+    first = create(server.base_url, {"model": model, "input": "Add hello.txt", "tools": [APPLY_PATCH], "store": store},
                    streamed)
     [call] = first["output"]
     assert call["type"] == "custom_tool_call"
@@ -53,7 +42,7 @@ def test_custom_tool_round_trip(server, upstream, model, streamed, store):
         following |= {"previous_response_id": first["id"], "input": [result]}
     else:
         following["input"] = [{"role": "user", "content": "Add hello.txt"}, call, result]
-    second = create(server, following, streamed)
+    second = create(server.base_url, following, streamed)
     assert second["output"][0]["content"][0]["text"] == "Patched."
     assert upstream.bodies(name)[-1]["messages"] == [
         {"role": "user", "content": "Add hello.txt"},
@@ -79,7 +68,7 @@ def test_custom_tool_events(server, upstream, model):
 
 def test_custom_input_that_is_not_the_asked_json_is_kept_whole(server, upstream, model):
     upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("apply_patch", PATCH)]))
-    response = create(server, {"model": model, "input": "patch", "tools": [APPLY_PATCH]}, streamed=False)
+    response = create(server.base_url, {"model": model, "input": "patch", "tools": [APPLY_PATCH]}, streamed=False)
     assert response["output"][0]["input"] == PATCH
 
 
@@ -90,7 +79,7 @@ def test_namespace_tools_are_offered_flat_and_called_by_namespace(server, upstre
     note = ToolCall("crm__note", json.dumps({"input": "called back"}), id="call_n")
     upstream.script(name, Reply(tool_calls=[lookup, note]), Reply(text="Ada, noted."))
     tools = [CRM, {"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
-    first = create(server, {"model": model, "input": "Who is a@example.com?", "tools": tools}, streamed)
+    first = create(server.base_url, {"model": model, "input": "Who is a@example.com?", "tools": tools}, streamed)
     assert [f["function"]["name"] for f in upstream.bodies(name)[0]["tools"]] == ["crm__lookup", "crm__note",
                                                                                   "lookup"]
     function_call, custom_call = first["output"]
@@ -100,7 +89,7 @@ def test_namespace_tools_are_offered_flat_and_called_by_namespace(server, upstre
     assert (custom_call["type"], custom_call["name"], custom_call["namespace"], custom_call["input"]) == (
         "custom_tool_call", "note", "crm", "called back")
 
-    second = create(server, {"model": model, "tools": tools, "previous_response_id": first["id"], "input": [
+    second = create(server.base_url, {"model": model, "tools": tools, "previous_response_id": first["id"], "input": [
         {"type": "function_call_output", "call_id": "call_l", "output": "Ada Lovelace"},
         {"type": "custom_tool_call_output", "call_id": "call_n", "output": "saved"}]}, streamed)
     assert second["output"][0]["content"][0]["text"] == "Ada, noted."
@@ -123,7 +112,7 @@ def test_a_client_function_and_a_server_tool_of_the_same_name_never_shadow_each_
                     Reply(tool_calls=[ToolCall("web_search_2", '{"q": "mine"}', id="call_c")]),
                     Reply(text="Both searched."))
     tools = [{"type": "function", "name": "web_search", "parameters": {"type": "object"}}, {"type": "web_search"}]
-    response = create(server, {"model": model, "input": "search", "tools": tools}, streamed=True)
+    response = create(server.base_url, {"model": model, "input": "search", "tools": tools}, streamed=True)
     offered = [function["function"]["name"] for function in upstream.bodies(name)[0]["tools"]]
     assert offered == ["web_search_2", "web_search"]
     searched, called = response["output"]
@@ -131,7 +120,7 @@ def test_a_client_function_and_a_server_tool_of_the_same_name_never_shadow_each_
     assert upstream.searches(query)
     assert (called["type"], called["name"], called["arguments"]) == ("function_call", "web_search", '{"q": "mine"}')
 
-    create(server, {"model": model, "tools": tools, "previous_response_id": response["id"],
+    create(server.base_url, {"model": model, "tools": tools, "previous_response_id": response["id"],
                     "input": [{"type": "function_call_output", "call_id": "call_c", "output": "mine found"}]},
            streamed=False)
     calls = [call["function"]["name"] for message in upstream.bodies(name)[-1]["messages"]

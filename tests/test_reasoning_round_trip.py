@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 from cryptography.fernet import Fernet
 
 from conftest import Server, start_server, stop_server, upstream_name
 from scripted_upstream import Reply, ToolCall
-from wire import check_response, stream
+from wire import create
 
 ENCRYPTED = ["reasoning.encrypted_content"]
 TOOLS = [{"type": "function", "name": "look", "parameters": {"type": "object"}}]
@@ -44,12 +43,7 @@ def first_turn(server: Server, upstream, model: str, *, streamed: bool) -> dict:
     upstream.script(upstream_name(model), Reply(reasoning="The user wants a look.",
                                                 tool_calls=[ToolCall("look", "{}", id="call_look")]))
     body = {"model": model, "input": "Look around.", "tools": TOOLS, "store": False, "include": ENCRYPTED}
-    if streamed:
-        return stream(server.base_url, body)[-1]["response"]
-    answer = httpx.post(f"{server.base_url}/responses", json=body, timeout=30)
-    assert answer.status_code == 200, answer.text
-    check_response(answer.json())
-    return answer.json()
+    return create(server.base_url, body, streamed)
 
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])

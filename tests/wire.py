@@ -57,6 +57,17 @@ def stream(base_url: str, body: dict[str, Any], headers: dict[str, str] | None =
     return events
 
 
+def create(base_url: str, body: dict[str, Any], streamed: bool) -> dict[str, Any]:
+    """POST a create, streamed or not, and return its checked final response object."""
+    if streamed:
+        return stream(base_url, body)[-1]["response"]
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(f"{base_url}/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    check_response(answer.json())
+    return answer.json()
+
+
 def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Check one response's stream end to end; return the final response object."""
     for event in events:
