@@ -94,6 +94,29 @@ def test_a_300_item_conversation_stays_answerable_with_truncation_auto(windowed,
     assert len(client.conversations.items.list(conversation.id, limit=100).data) == 100
 
 
+def test_a_truncated_response_says_so_in_context_edits(windowed, upstream):
+    """Open Responses' ``context_edits``: what was left out, in the response and the stored one."""
+    client = openai.OpenAI(base_url=windowed.base_url, api_key="k", max_retries=0)
+    upstream.script("tiny", Reply(tool_calls=[ToolCall("roll", "{}", id="call_old")]), Reply(text="rolled"),
+                    Reply(text="fits"))
+    first = client.responses.create(model="small/tiny", input="Roll.", tools=TOOLS)
+    second = client.responses.create(model="small/tiny", previous_response_id=first.id, tools=TOOLS, input=[
+        {"type": "function_call_output", "call_id": "call_old", "output": FILLER * 7}])
+    untouched = client.responses.create(model="small/tiny", input="short", truncation="auto")
+    assert untouched.model_extra is not None and "context_edits" not in untouched.model_extra
+    answer = post(windowed, {"model": "small/tiny", "previous_response_id": second.id, "tools": TOOLS,
+                             "input": FILLER * 7, "truncation": "auto"}).json()
+    with httpx.Client(timeout=30) as http:
+        stored = http.get(f"{windowed.base_url}/responses/{answer['id']}").json()
+    for shown in (answer, stored):
+        [edit] = shown["context_edits"]
+        assert edit["type"] == "truncation" and str(WINDOW) in edit["summary"]
+        assert edit["details"]["cleared_input_tokens"] > 0
+        assert edit["details"]["cleared_tool_call_ids"] == ["call_old"]
+    assert upstream.bodies("tiny")[-1]["messages"] == [{"role": "assistant", "content": "rolled"},
+                                                      {"role": "user", "content": FILLER * 7}]
+
+
 def test_a_window_the_upstream_lists_is_found_when_truncating(windowed, upstream):
     """vLLM's listing says the window (``max_model_len`` 120) and its ``/tokenize`` counts."""
     long = " ".join(["word"] * 150)

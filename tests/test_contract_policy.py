@@ -128,8 +128,6 @@ REFUSED_EXAMPLES: dict[str, dict[str, Any]] = {
     "input item": {
         "additional_tools": {"type": "additional_tools", "role": "developer",
                              "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]},
-        "compaction": {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAAB-opaque"},
-        "compaction_trigger": {"type": "compaction_trigger"},
         "configuration_update": {"type": "configuration_update", "reasoning": {"effort": "low"}},
         "program": {"type": "program", "id": "prg_1", "call_id": "call_p1", "code": "return 1;",
                     "fingerprint": "fp"},
@@ -141,8 +139,6 @@ REFUSED_EXAMPLES: dict[str, dict[str, Any]] = {
 ECHOED_PARAMETERS: dict[str, tuple[Any, Any]] = {
     # name: (value sent, value the response shows: the effective one, as OpenAI's response does)
     "access_programs": ({"cyber": "standard"}, {"cyber": "standard"}),
-    "context_management": ([{"type": "compaction", "compact_threshold": 200000}],
-                           [{"type": "compaction", "compact_threshold": 200000}]),
     "image": ({"context_compression": "auto"}, {"context_compression": "disabled"}),
     "prompt_cache_options": ({"ttl": "12h", "prewarm": False}, {"mode": "implicit", "ttl": "12h"}),
     "prompt_cache_retention": ("24h", "24h"),

@@ -229,8 +229,8 @@ def test_refused_fields_say_why(http: httpx.Client) -> None:
     tool = error_of(http, "/responses", {"model": MODEL, "input": "hi", "tools": [{"type": "computer"}]})
     assert tool["message"].startswith("Unsupported tool: 'tools[0]' is a 'computer' tool, which this server does "
                                       "not run: ")
-    item = error_of(http, "/responses", {"model": MODEL, "input": [{"type": "compaction_trigger"}]})
-    assert item["message"].startswith("Unsupported value: 'input[0]' is an item of type 'compaction_trigger', ")
+    item = error_of(http, "/responses", {"model": MODEL, "input": [{"type": "configuration_update"}]})
+    assert item["message"].startswith("Unsupported value: 'input[0]' is an item of type 'configuration_update', ")
 
 
 def test_conversation_items_are_worded_alike(http: httpx.Client) -> None:

@@ -77,6 +77,8 @@ EVENTS = {  # the *StreamingEvent schemas, each with its required keys (``type``
     "error": {"sequence_number": INTEGER, "error": OBJECT},
 }
 TERMINAL = {"response.completed", "response.failed", "response.incomplete"}
+COMPACT_RESOURCE = {"id": STRING, "object": STRING, "output": ARRAY, "created_at": INTEGER, "usage": OBJECT}
+COMPACTION_ITEM = {"type": STRING, "id": STRING, "encrypted_content": STRING}  # CompactResource's example
 
 
 def fits(value: Any, kind: Any) -> bool:
@@ -285,3 +287,27 @@ def test_the_openai_sdk_reads_the_stream_to_its_end(server: Server, upstream, mo
     else:
         kinds = [event.type for event in client.responses.create(model=model, input="hi", stream=True)]
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+
+
+def test_a_compaction_is_a_compact_resource_and_continues_the_conversation(server: Server, upstream,
+                                                                           model: str) -> None:
+    """``POST /responses/compact`` with a ``CompactResponseMethodPublicBody`` answers a
+    ``CompactResource``; its output, sent back as input, continues the conversation."""
+    upstream.script(upstream_name(model), Reply(text="The user wants the launch checklist."),
+                    Reply(text="1. Freeze the release branch."))
+    history = [{"type": "message", "role": "user", "content": "Summarize our launch checklist from last week."},
+               {"type": "message", "role": "assistant", "content": "It has five steps."}]
+    answer = httpx.post(f"{server.base_url}/responses/compact", timeout=30,
+                        json={"model": model, "input": history, "instructions": "Be brief."})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json")
+    compacted = answer.json()
+    check_keys(compacted, COMPACT_RESOURCE, "compact resource")
+    assert compacted["object"] == "response.compaction"
+    check_keys(compacted["usage"], USAGE, "compact resource.usage")
+    check_keys(compacted["output"][-1], COMPACTION_ITEM, "compact resource.output[-1]")
+    assert compacted["output"][-1]["type"] == "compaction"
+    follow = post(server, {"model": model, "input": [
+        *compacted["output"], {"type": "message", "role": "user", "content": "What is step one?"}]})
+    assert follow.status_code == 200, follow.text
+    check_response_resource(follow.json())
+    assert follow.json()["output"][0]["content"][0]["text"] == "1. Freeze the release branch."

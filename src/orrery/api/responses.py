@@ -13,7 +13,7 @@ from orrery.api.disconnect import unless_disconnected
 from orrery.inference.errors import http_error
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
-from orrery.wire.responses import CountInputTokensRequest, CreateResponseRequest
+from orrery.wire.responses import CompactRequest, CountInputTokensRequest, CreateResponseRequest
 from orrery.wire.validation import parse_request
 
 router = APIRouter()
@@ -64,6 +64,12 @@ async def count_input_tokens(request: Request) -> Response:
     counted = await services(request).responses.count_input_tokens(body)
     return JSONBody({"object": "response.input_tokens", "input_tokens": counted.tokens},
                     headers={"x-orrery-token-count": counted.method})
+
+
+@router.post("/v1/responses/compact", openapi_extra=json_body(CompactRequest))
+async def compact_response(request: Request) -> Response:
+    body = parse_request(await request.body(), CompactRequest)
+    return JSONBody(await services(request).responses.compact(body))
 
 
 @router.get("/v1/responses")

@@ -11,6 +11,7 @@ and never the last message.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -21,6 +22,19 @@ from orrery.inference.tokens import TokenCount, estimate
 Counter = Callable[[dict[str, Any]], Awaitable[TokenCount]]
 MAX_RECOUNTS = 8
 """Counts of a shortened body before giving up on fitting it; each drops at least one more turn."""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What fitting a body left out of it."""
+
+    messages: int = 0
+    tokens: int = 0
+    tool_call_ids: list[str] = field(default_factory=list)
+    """The calls whose results were left out."""
+
+
+NOTHING_LEFT_OUT = Fitted()
 
 
 def too_long(tokens: int, limit: int) -> InvalidRequest:
@@ -50,13 +64,24 @@ def _weights(turns: list[list[dict[str, Any]]]) -> list[int]:
     return [estimate({"messages": turn}).tokens for turn in turns]
 
 
-async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: bool) -> int:
-    """Make ``body`` fit in ``limit`` tokens, or raise; returns how many messages were dropped."""
+async def exceeds(body: dict[str, Any], count: Counter, threshold: int) -> bool:
+    """Whether ``body`` is more than ``threshold`` tokens, counted only when it may be."""
+    return not _surely_fits(body, threshold) and (await count(body)).tokens > threshold
+
+
+def _left_out(messages: list[dict[str, Any]], before: int, after: int) -> Fitted:
+    calls = [call["id"] for message in messages for call in message.get("tool_calls") or ()]
+    return Fitted(len(messages), before - after, calls)
+
+
+async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: bool) -> Fitted:
+    """Make ``body`` fit in ``limit`` tokens, or raise; returns what was left out."""
     if _surely_fits(body, limit):
-        return 0
+        return NOTHING_LEFT_OUT
     counted = await count(body)
     if counted.tokens <= limit:
-        return 0
+        return NOTHING_LEFT_OUT
+    before = counted.tokens
     if not truncate:
         raise too_long(counted.tokens, limit)
     messages = body["messages"]
@@ -75,7 +100,7 @@ async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: boo
         body["messages"] = instructions + [m for turn in turns[dropped:] for m in turn]
         counted = await count(body)
         if counted.tokens <= limit:
-            return len(messages) - len(body["messages"])
+            return _left_out([m for turn in turns[:dropped] for m in turn], before, counted.tokens)
         if dropped >= len(turns) - 1:
             break
         excess = counted.tokens - limit

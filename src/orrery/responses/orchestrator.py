@@ -12,8 +12,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from orrery.errors import InvalidRequest
+from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.inference.tokens import TokenCount
+from orrery.responses.compaction import PendingCompaction, summarize
 from orrery.responses.events import EventCounter
 from orrery.responses.output_items import OutputItems, Seal
 from orrery.store.writer import StoreWriteError
@@ -62,15 +65,17 @@ class ResponseRun:
         include_logprobs: bool,
         toolset: Toolset | None = None,
         seal: Seal | None = None,
+        compaction: PendingCompaction | None = None,
     ) -> None:
         """``record``: where the response's state is stored, ``None`` for ``store: false``;
         ``toolset``: the request's tools, with the items shown and the calls run before the
-        model's first turn; ``seal``: seals reasoning into ``encrypted_content``, when asked for."""
+        model's first turn; ``seal``: seals reasoning into ``encrypted_content``, when asked for;
+        ``compaction``: the compaction run first, as the response's first output item."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
         self.provider = provider
-        self.chat_body = chat_body
+        self.chat_body: dict[str, Any] | None = chat_body
         self.record = record
         self.usage: Usage | None = None
         self.failure: UpstreamError | None = None
@@ -79,7 +84,9 @@ class ResponseRun:
         self.toolset = toolset or Toolset()
         self.items = OutputItems(self._event, toolset=self.toolset, include_logprobs=include_logprobs, seal=seal)
         self.output = self.items.output
+        self.compaction = compaction
         self._started = False
+        self._finish_reason: str | None = None
 
     def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
         return visible_item(item, self.params["include"])
@@ -104,52 +111,15 @@ class ResponseRun:
         event = self._event
         yield [event("response.created", response=self.snapshot("in_progress")),
                event("response.in_progress", response=self.snapshot("in_progress"))]
-        finish_reason: str | None = None
         finished = False
-        body = self.chat_body
         try:
-            for opening in self.toolset.opening_items:
-                yield self._opening_events(opening)
-            if self.toolset.opening_calls:
-                answered: list[tuple[ModelCall, Any]] = []
-                async for out in self._run_server_calls(self.toolset.opening_calls, answered):
+            if self.compaction is not None:
+                async for out in self._compact(self.compaction):
                     yield [out]
-                if answered:
-                    body = self._next_turn(body, answered, "")
-            for turn in range(MAX_TURNS if not self.failure else 0):
-                finish_reason = None
-                try:
-                    async for chunk in self.provider.stream_chat(body):
-                        usage = chunk.get("usage")
-                        if usage:
-                            self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
-                        for choice in chunk.get("choices") or ():
-                            if choice.get("index", 0) != 0:
-                                continue
-                            batch = self.items.on_choice(choice)
-                            if batch:
-                                yield batch
-                            finish_reason = choice.get("finish_reason") or finish_reason
-                except UpstreamError as exc:
-                    self.failure = exc
-                text = self.items.turn_text()
-                server_calls, client_calls = self.items.take_calls()
-                if self.failure or finish_reason in INCOMPLETE_REASONS or not server_calls:
-                    break
-                closed = self.items.close_all("completed")
-                if closed:
-                    yield closed
-                answered = []
-                pending = server_calls[:self._calls_left()]
-                if not pending:
-                    break
-                async for out in self._run_server_calls(pending, answered):
-                    yield [out]
-                if self.failure or client_calls or len(answered) < len(pending) or turn == MAX_TURNS - 1:
-                    break
-                body = self._next_turn(body, answered, text)
-                if self._calls_left() == 0:
-                    body["tool_choice"] = "none"
+            if self.chat_body is not None and not self.failure:
+                async for batch in self._answer(self.chat_body):
+                    yield batch
+            finish_reason = self._finish_reason
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
             closed = self.items.close_all("incomplete" if status != "completed" else "completed")
             terminal = await self._finish(status, finish_reason)
@@ -158,6 +128,69 @@ class ResponseRun:
         finally:
             if not finished and self.record is not None:
                 self.record.abandon(self._stored(self.snapshot("cancelled")))
+
+    async def _answer(self, body: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+        """The model's turns, and the server-side tool calls between them."""
+        for opening in self.toolset.opening_items:
+            yield self._opening_events(opening)
+        if self.toolset.opening_calls:
+            answered: list[tuple[ModelCall, Any]] = []
+            async for out in self._run_server_calls(self.toolset.opening_calls, answered):
+                yield [out]
+            if answered:
+                body = self._next_turn(body, answered, "")
+        for turn in range(MAX_TURNS if not self.failure else 0):
+            self._finish_reason = None
+            try:
+                async for chunk in self.provider.stream_chat(body):
+                    usage = chunk.get("usage")
+                    if usage:
+                        self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
+                    for choice in chunk.get("choices") or ():
+                        if choice.get("index", 0) != 0:
+                            continue
+                        batch = self.items.on_choice(choice)
+                        if batch:
+                            yield batch
+                        self._finish_reason = choice.get("finish_reason") or self._finish_reason
+            except UpstreamError as exc:
+                self.failure = exc
+            text = self.items.turn_text()
+            server_calls, client_calls = self.items.take_calls()
+            if self.failure or self._finish_reason in INCOMPLETE_REASONS or not server_calls:
+                break
+            closed = self.items.close_all("completed")
+            if closed:
+                yield closed
+            answered = []
+            pending = server_calls[:self._calls_left()]
+            if not pending:
+                break
+            async for out in self._run_server_calls(pending, answered):
+                yield [out]
+            if self.failure or client_calls or len(answered) < len(pending) or turn == MAX_TURNS - 1:
+                break
+            body = self._next_turn(body, answered, text)
+            if self._calls_left() == 0:
+                body["tool_choice"] = "none"
+
+    async def _compact(self, pending: PendingCompaction) -> AsyncIterator[dict[str, Any]]:
+        """The compaction item, written by the model before its turn; then ``chat_body`` is the
+        compacted context (``None`` for a response that only compacts)."""
+        item = {"id": new_id("cmp"), "type": "compaction", "encrypted_content": ""}
+        open_item, added = self.items.add_item(item)
+        yield added
+        yield self._event("response.compaction.compacting", item_id=item["id"], output_index=open_item.index)
+        try:
+            summary, usage = await summarize(self.provider.stream_chat, pending.body)
+            if usage is not None:
+                self.usage = objects.add_usage(self.usage, usage)
+            item["encrypted_content"], self.chat_body = await pending.build(summary)
+        except UpstreamError as exc:
+            self.failure = exc
+        except InvalidRequest as exc:
+            self.failure = UpstreamError("http", exc.message, status=400)
+        yield self._event("response.output_item.done", output_index=open_item.index, item=dict(item))
 
     def _stored(self, response: dict[str, Any]) -> dict[str, Any]:
         """What the store keeps: every item whole, search results included, whatever was shown."""

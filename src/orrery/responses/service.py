@@ -8,9 +8,19 @@ from typing import Any
 from orrery.conversations.service import ConversationService
 from orrery.errors import InvalidRequest, NotFound
 from orrery.ids import new_id
+from orrery.inference.errors import UpstreamError, http_error
 from orrery.inference.router import ModelRouter
 from orrery.inference.tokens import TokenCount
-from orrery.responses.context_fit import fit
+from orrery.responses.compaction import (
+    Compacted,
+    PendingCompaction,
+    compacted,
+    expanded,
+    latest,
+    summarize,
+    summary_body,
+)
+from orrery.responses.context_fit import Fitted, exceeds, fit
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun
 from orrery.sealing import Sealer
@@ -20,10 +30,12 @@ from orrery.store.responses import ResponseStore, StoredResponse
 from orrery.tools.registry import visible_item
 from orrery.tools.toolset import ToolRegistry, Toolset
 from orrery.wire import objects
-from orrery.wire.responses import CountInputTokensRequest, CreateResponseRequest
-from orrery.wire.shapes import ListPage
+from orrery.wire.responses import CompactRequest, CountInputTokensRequest, CreateResponseRequest
+from orrery.wire.shapes import ListPage, Usage
 
 NOT_READY = ("queued", "in_progress")
+_NO_USAGE: Usage = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                    "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0}
 
 
 def _check_context(request: CreateResponseRequest) -> None:
@@ -34,10 +46,32 @@ def _check_context(request: CreateResponseRequest) -> None:
 
 
 def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
-    """The request's input as stored items, each with an id."""
+    """The request's input as stored items, each with an id; a ``compaction_trigger`` only last."""
     if isinstance(request.input, str):
         return [{"id": new_id("msg"), "type": "message", "role": "user", "content": request.input}]
-    return [objects.stored_item(model) for model in request.input]
+    items = [objects.stored_item(model) for model in request.input]
+    for position, item in enumerate(items[:-1]):
+        if item["type"] == "compaction_trigger":
+            raise InvalidRequest("A compaction_trigger item must be the last input item.",
+                                 param=f"input[{position}]", code="invalid_value")
+    return items
+
+
+def _nothing_to_compact() -> InvalidRequest:
+    return InvalidRequest("There is nothing to compact: give input, or a previous_response_id.", param="input",
+                          code="missing_required_parameter")
+
+
+def _compacts_only(input_items: list[dict[str, Any]]) -> bool:
+    return bool(input_items) and input_items[-1].get("type") == "compaction_trigger"
+
+
+def _truncation_edit(fitted: Fitted, limit: int) -> dict[str, Any]:
+    """How a response says it was truncated (Open Responses' ``context_edits``)."""
+    return {"type": "truncation",
+            "summary": f"The {fitted.messages} oldest messages ({fitted.tokens} tokens) were left out so that the "
+                       f"input fits the {limit} tokens the context window leaves for it.",
+            "details": {"cleared_input_tokens": fitted.tokens, "cleared_tool_call_ids": fitted.tool_call_ids}}
 
 
 def _response_view(stored: StoredResponse, output: list[dict[str, Any]],
@@ -95,6 +129,9 @@ class ResponseService:
         """Reasoning items with the reasoning their ``encrypted_content`` holds as their ``content``
         (kept sealed too, as the client sent it)."""
         for position, item in enumerate(items):
+            if item.get("type") == "compaction":
+                self._opened(item, param=f"input[{position}].encrypted_content")
+                continue
             if item.get("type") != "reasoning" or not item.get("encrypted_content"):
                 continue
             sealed = self.sealer.open(item["encrypted_content"])
@@ -105,6 +142,21 @@ class ResponseService:
             if not item.get("content"):
                 items[position] = {**item, "content": [{"type": "reasoning_text", "text": sealed["text"]}]}
         return items
+
+    def _opened(self, item: dict[str, Any], *, param: str) -> Compacted:
+        held = Compacted.opened(self.sealer, item["encrypted_content"])
+        if held is None:
+            raise InvalidRequest("The encrypted content of this compaction item could not be verified: it was not "
+                                 "sealed by this server, or it was changed.", param=param,
+                                 code="invalid_encrypted_content")
+        return held
+
+    def _expanded(self, request: CreateResponseRequest, history: list[dict[str, Any]],
+                  input_items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The history and input as the model is shown them: from their latest compaction on."""
+        source = "conversation" if request.conversation_id is not None else "previous_response_id"
+        return expanded(history, input_items, lambda item: self._opened(
+            item, param="input" if item in input_items else source))
 
     async def _referenced(self, items: list[dict[str, Any]], conversation_id: str | None) -> list[dict[str, Any]]:
         """The input with each ``item_reference`` replaced by the stored item it names: an item of
@@ -140,8 +192,39 @@ class ResponseService:
         provider, upstream_model = self.router.resolve(request.model)
         input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
         _, history = await self._context(request, new_id("resp"))
+        history, input_items = self._expanded(request, history, input_items)
         _, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
         return await provider.count_tokens(chat_body)
+
+    async def compact(self, request: CompactRequest) -> dict[str, Any]:
+        """``POST /v1/responses/compact``: the context (the chain and the input) compacted into one
+        compaction item, its summary written by the model in one upstream call."""
+        create = request.as_create()
+        provider, upstream_model = self.router.resolve(create.model)
+        input_items = self._unsealed(await self._referenced(_input_items(create), None))
+        history, input_items = self._expanded(create, await self._history(create.previous_response_id), input_items)
+        context = [item for item in [*history, *input_items] if item.get("type") != "compaction_trigger"]
+        if not context:
+            raise _nothing_to_compact()
+        messages = items_to_messages(create.instructions, [], context, reasoning=provider.id in self.reasoning_history)
+        window = await provider.context_window(upstream_model, discover=True)
+        body = await self._summary_body(provider, upstream_model, messages, window)
+        try:
+            summary, usage = await summarize(provider.stream_chat, body)
+        except UpstreamError as exc:
+            raise http_error(exc) from None
+        return {"id": new_id("resp"), "object": "response.compaction", "created_at": int(time.time()),
+                "output": [{"id": new_id("cmp"), "type": "compaction",
+                            "encrypted_content": compacted(context, summary, budget=window).seal(self.sealer)}],
+                "usage": usage or _NO_USAGE}
+
+    async def _summary_body(self, provider: ChatStreamer, upstream_model: str, messages: list[dict[str, Any]],
+                            window: int | None) -> dict[str, Any]:
+        """The body that asks for a summary of ``messages``, its oldest ones left out if the window needs it."""
+        body = summary_body(upstream_model, messages)
+        if window is not None:
+            await fit(body, provider.count_tokens, window, truncate=True)
+        return body
 
     async def _upstream_body(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
                              input_items: list[dict[str, Any]],
@@ -157,13 +240,33 @@ class ResponseService:
     async def _prepared_run(self, request: CreateResponseRequest, response_id: str, provider: ChatStreamer,
                             upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
                             hold: ConversationHold | None) -> ResponseRun:
-        toolset, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
+        shown_history, shown_input = self._expanded(request, history, input_items)
+        toolset, chat_body = await self._upstream_body(request, provider, upstream_model, shown_input, shown_history)
         truncate = request.truncation == "auto"
-        window = await provider.context_window(upstream_model, discover=truncate)
-        if window is not None:
-            await fit(chat_body, provider.count_tokens, window - (request.max_output_tokens or 0), truncate=truncate)
-        conversation_id = request.conversation_id
+        threshold = request.compact_threshold
+        window = await provider.context_window(upstream_model, discover=truncate or threshold is not None
+                                               or _compacts_only(input_items))
+        limit = window - (request.max_output_tokens or 0) if window is not None else None
+        if threshold is None and request.context_management:
+            threshold = limit
         params = objects.response_params(request)
+        compaction = None
+        if _compacts_only(input_items):
+            if not [*shown_history, *shown_input[:-1]]:
+                raise _nothing_to_compact()
+            compaction = await self._pending_compaction(request, provider, upstream_model, toolset,
+                                                        [*shown_history, *shown_input[:-1]], None, limit, limit)
+        elif threshold is not None and await exceeds(chat_body, provider.count_tokens, threshold):
+            compacted_input = latest(input_items)
+            kept = len(shown_input) - len(input_items) + (compacted_input + 1 if compacted_input is not None else 0)
+            earlier = [*shown_history, *shown_input[:kept]]
+            compaction = await self._pending_compaction(request, provider, upstream_model, toolset, earlier,
+                                                        shown_input[kept:], limit, threshold)
+        elif limit is not None:
+            fitted = await fit(chat_body, provider.count_tokens, limit, truncate=truncate)
+            if fitted.messages:
+                params["context_edits"] = [_truncation_edit(fitted, limit)]
+        conversation_id = request.conversation_id
         created_at_us = time.time_ns() // 1000
         record = None
         if request.store:
@@ -183,7 +286,32 @@ class ResponseService:
             include_logprobs=bool(request.include and "message.output_text.logprobs" in request.include),
             toolset=toolset,
             seal=self.sealer.seal if request.include and "reasoning.encrypted_content" in request.include else None,
+            compaction=compaction,
         )
+
+    async def _pending_compaction(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
+                                  toolset: Toolset, earlier: list[dict[str, Any]],
+                                  current: list[dict[str, Any]] | None, limit: int | None,
+                                  budget: int | None) -> PendingCompaction:
+        """The compaction of ``earlier`` a response runs first; ``current``: the input its model then
+        answers, kept whole (``None``: the response only compacts); ``budget``: of the user messages kept."""
+        reasoning = provider.id in self.reasoning_history
+        messages = items_to_messages(request.instructions, [], earlier, reasoning=reasoning,
+                                     function_name=toolset.client_function_name)
+        body = await self._summary_body(provider, upstream_model, messages, limit)
+
+        async def build(summary: str) -> tuple[str, dict[str, Any] | None]:
+            held = compacted(earlier, summary, current, budget)
+            if current is None:
+                return held.seal(self.sealer), None
+            messages = items_to_messages(request.instructions, [], held.items(), reasoning=reasoning,
+                                         function_name=toolset.client_function_name)
+            chat_body = chat_request_body(request, upstream_model, messages, toolset.functions)
+            if limit is not None and request.truncation == "auto":
+                await fit(chat_body, provider.count_tokens, limit, truncate=True)
+            return held.seal(self.sealer), chat_body
+
+        return PendingCompaction(body, build)
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
         if previous_response_id is None:

@@ -80,6 +80,22 @@ class ReasoningItem(LenientModel):
     content: list[dict[str, Any]] | None = None
 
 
+class CompactionItem(LenientModel):
+    """A compaction: the summary of everything before it, sealed by this server."""
+
+    type: Literal["compaction"]
+    encrypted_content: str = Field(min_length=1)
+    id: Identifier | None = None
+    created_by: str | None = None
+
+
+class CompactionTriggerItem(LenientModel):
+    """Asks the response to compact the context instead of answering; the last input item."""
+
+    type: Literal["compaction_trigger"]
+    id: Identifier | None = None
+
+
 ToolItemType = Literal[
     "computer_call", "computer_call_output", "code_interpreter_call", "image_generation_call",
 ]
@@ -115,7 +131,8 @@ def _item_tag(value: Any) -> str | None:
     return "tool_item" if isinstance(kind, str) and kind in TOOL_ITEM_TYPES else kind
 
 
-_ENGINE_ITEMS = (MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem, ItemReference)
+_ENGINE_ITEMS = (MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem, ItemReference, CompactionItem,
+                 CompactionTriggerItem)
 
 if TYPE_CHECKING:
     InputItem = BaseModel
@@ -127,5 +144,6 @@ else:
     ]
     """Any input item; the union is built from the item models of every kind of tool."""
 
-ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs",
+                  "compaction": "cmp", "compaction_trigger": "cmpt"}
 """Id prefixes of the engine's input items, given to those a client sends without an id."""

@@ -43,7 +43,8 @@ PARAMETERS = _entries({
     "access_programs": (ECHOED, "OpenAI's access programs; a program given is shown, none applies here"),
     "background": (REFUSED, "background responses are not run yet (`background: false` is accepted)"),
     "background_options": (REFUSED, "options of background execution, which this server does not run yet"),
-    "context_management": (ECHOED, "kept with the response; no compaction is run yet"),
+    "context_management": (IMPLEMENTED, "past `compact_threshold` tokens (else the window), the earlier context is "
+                                        "compacted first, as a `compaction` output item"),
     "conversation": (IMPLEMENTED, "the conversation's items are shown first; the turn is appended to it"),
     "image": (ECHOED, "no image context compression here: shown as the effective `disabled`"),
     "include": (IMPLEMENTED, "each value below"),
@@ -87,15 +88,14 @@ EXTRA_PARAMETERS = _entries({
 """Parameters real clients send that the openai SDK's types do not declare."""
 
 _KEPT = "kept and listed with the input items; the model is not shown it"
-_COMPACTION = "context compaction is not run yet; its encrypted content is OpenAI's"
 
 INPUT_ITEMS = _entries({
     "additional_tools": (REFUSED, "tools added in the middle of the input are not offered to the model yet"),
     "apply_patch_call": (IMPLEMENTED, "an apply_patch tool call, shown to the model again"),
     "apply_patch_call_output": (IMPLEMENTED, "its result, shown to the model"),
     "code_interpreter_call": (ECHOED, _KEPT),
-    "compaction": (REFUSED, _COMPACTION),
-    "compaction_trigger": (REFUSED, "context compaction is not run yet"),
+    "compaction": (IMPLEMENTED, "shown to the model as the summary it seals; the items before it are not shown"),
+    "compaction_trigger": (IMPLEMENTED, "the last item: the response compacts the context instead of answering"),
     "computer_call": (ECHOED, _KEPT),
     "computer_call_output": (ECHOED, _KEPT),
     "configuration_update": (REFUSED, "configuration changes in the middle of the input are not applied yet"),

@@ -164,7 +164,7 @@ class BackgroundOptions(StrictModel):
 
 class ContextManagement(StrictModel):
     type: Literal["compaction"]
-    compact_threshold: int | None = None
+    compact_threshold: int | None = Field(default=None, ge=1)
 
 
 class ImageOptions(StrictModel):
@@ -264,6 +264,14 @@ class CreateResponseRequest(StrictModel):
             return self.conversation.id
         return self.conversation
 
+    @property
+    def compact_threshold(self) -> int | None:
+        """The threshold of the ``compaction`` entry of ``context_management``, if one was set."""
+        for entry in self.context_management or ():
+            if entry.compact_threshold is not None:
+                return entry.compact_threshold
+        return None
+
 
 class CountInputTokensRequest(StrictModel):
     """``POST /v1/responses/input_tokens``: the parts of a create that decide what the model reads."""
@@ -287,3 +295,31 @@ class CountInputTokensRequest(StrictModel):
         """The create request whose upstream body is counted: not stored, so it holds nothing."""
         fields = {name: getattr(self, name) for name in type(self).model_fields if name != "personality"}
         return CreateResponseRequest.model_construct(**fields, store=False)
+
+
+class CompactRequest(StrictModel):
+    """``POST /v1/responses/compact``: the SDK's ``ResponseCompactParams``, and what the Codex CLI
+    sends besides (its tools, ``parallel_tool_calls``, ``reasoning`` and ``text``, which shape the
+    turn it compacts and not the summary)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: ModelName
+    input: str | list[InputItem] | None = None
+    instructions: str | None = None
+    previous_response_id: Identifier | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_options: PromptCacheOptions | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    service_tier: ServiceTier | None = None
+    image: ImageOptions | None = None
+    tools: list[Tool] | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning: ReasoningConfig | None = None
+    text: TextConfig | None = None
+
+    def as_create(self) -> CreateResponseRequest:
+        """The create request whose context is compacted: not stored, so it holds nothing."""
+        return CreateResponseRequest.model_construct(
+            model=self.model, input=self.input or [], instructions=self.instructions,
+            previous_response_id=self.previous_response_id, conversation=None, store=False)
