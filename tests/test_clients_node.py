@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import upstream_name
+from orrery.responses.compaction import SUMMARY_PREFIX
 from scripted_upstream import Reply, ToolCall
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
@@ -62,6 +63,20 @@ def test_openai_node_sdk_function_tool_round_trip(server, upstream, model):
     assert result["output_text"] == "It is sunny in Paris." and result["status"] == "completed"
     assert upstream.bodies(name)[-1]["messages"][-1] == {"role": "tool", "tool_call_id": "call_w1",
                                                          "content": '{"sky":"sunny"}'}
+
+
+def test_openai_node_sdk_compacts_and_counts(server, upstream, model):
+    """responses.compact, then its output as input to inputTokens.count and create."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="Trip to Lisbon, length unknown."), Reply(text="See Belem."))
+    result = run_node("openai_sdk.mjs", "compact", server.base_url, model)
+    assert (result["object"], result["output_types"]) == ("response.compaction", ["compaction"])
+    assert result["usage"]["total_tokens"] > 0 and result["input_tokens"] > 0
+    assert result["output_text"] == "See Belem."
+    assert upstream.bodies(name)[-1]["messages"] == [
+        {"role": "user", "content": "I am planning a trip to Lisbon."},
+        {"role": "user", "content": SUMMARY_PREFIX + "Trip to Lisbon, length unknown."},
+        {"role": "user", "content": "Three days. What should I see?"}]
 
 
 @pytest.mark.parametrize("reasoning", [False, True], ids=["plain", "reasoning"])

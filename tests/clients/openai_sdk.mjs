@@ -1,5 +1,5 @@
 // The openai Node SDK against orrery: `node openai_sdk.mjs SCENARIO BASE_URL MODEL`.
-// SCENARIO is text, stream or tool; prints one JSON object to stdout.
+// SCENARIO is text, stream, tool or compact; prints one JSON object to stdout.
 import OpenAI from "openai";
 
 const [scenario, baseURL, model] = process.argv.slice(2);
@@ -49,7 +49,20 @@ async function tool() {
            first_status: first.status, output_text: second.output_text, status: second.status };
 }
 
-const scenarios = { text, stream, tool };
+async function compact() {
+  const history = [
+    { role: "user", content: "I am planning a trip to Lisbon." },
+    { role: "assistant", content: "How many days?" },
+  ];
+  const compacted = await client.responses.compact({ model, input: history });
+  const input = [...compacted.output, { role: "user", content: "Three days. What should I see?" }];
+  const counted = await client.responses.inputTokens.count({ model, input });
+  const next = await client.responses.create({ model, input });
+  return { object: compacted.object, output_types: compacted.output.map((item) => item.type),
+           usage: compacted.usage, input_tokens: counted.input_tokens, output_text: next.output_text };
+}
+
+const scenarios = { text, stream, tool, compact };
 try {
   console.log(JSON.stringify(await scenarios[scenario]()));
 } catch (error) {
