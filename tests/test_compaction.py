@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from openai.types.conversations import ConversationItem
 from openai.types.responses import CompactedResponse
+from pydantic import TypeAdapter
 
 from conftest import Server, start_server, stop_server
 from orrery.inference.tokens import estimate
@@ -18,6 +20,7 @@ from orrery.responses.compaction import COMPACTION_PROMPT, SUMMARY_PREFIX
 from scripted_upstream import Reply, ToolCall
 from wire import check_events, check_response, create, stream
 
+CONVERSATION_ITEM: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
 WINDOW = 4000
 STREAM = {"stream": True, "stream_options": {"include_usage": True}}
 TOOLS = [{"type": "function", "name": "roll", "parameters": {"type": "object"}}]
@@ -116,6 +119,9 @@ def test_a_compaction_trigger_compacts_instead_of_answering(compacting, upstream
         "input": [{"role": "user", "content": "Hello."}, {"type": "compaction_trigger"}]}, streamed)
     assert [item["type"] for item in response["output"]] == ["compaction"]
     assert response["status"] == "completed"
+    with httpx.Client(timeout=30) as http:
+        listed = http.get(f"{compacting.base_url}/responses/{response['id']}/input_items").json()["data"]
+    assert [item["type"] for item in listed] == ["message"], "the trigger is a request, not an item kept"
     assert upstream.bodies("compactor")[-1]["messages"] == [{"role": "user", "content": "Hello."},
                                                        {"role": "user", "content": COMPACTION_PROMPT}]
     follow = create(compacting.base_url, {"model": "small/compactor", "previous_response_id": response["id"],
@@ -189,7 +195,8 @@ def test_compact_passes_an_upstream_failure_through(compacting, upstream):
     ({"type": "compaction", "encrypted_content": ""}, "input[1].encrypted_content"),
 ])
 def test_a_compaction_item_this_server_did_not_seal_is_a_400(compacting, upstream, item, param):
-    answer = post(compacting, "responses", {"model": "small/compactor", "input": [{"role": "user", "content": "hi"}, item]})
+    answer = post(compacting, "responses", {"model": "small/compactor",
+                                            "input": [{"role": "user", "content": "hi"}, item]})
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == param
 
@@ -261,8 +268,15 @@ def test_a_300_item_conversation_stays_answerable_with_context_management(compac
             context_management=[{"type": "compaction", "compact_threshold": THRESHOLD}])
         assert response.status == "completed"
         compactions += response.output[0].type == "compaction"
-    items = list(client.conversations.items.list(conversation.id, limit=100, order="asc"))
-    assert len(items) >= 300 and "compaction" in {item.type for item in items}
+    with httpx.Client(timeout=30, base_url=compacting.base_url) as http:
+        pages = [http.get(f"/conversations/{conversation.id}/items", params={"limit": 100, "order": "asc"}).json()]
+        while pages[-1]["has_more"]:
+            pages.append(http.get(f"/conversations/{conversation.id}/items",
+                                  params={"limit": 100, "order": "asc", "after": pages[-1]["last_id"]}).json())
+    items = [item for page in pages for item in page["data"]]
+    for item in items:
+        CONVERSATION_ITEM.validate_python(item)
+    assert len(items) >= 300 and "compaction" in {item["type"] for item in items}
     assert 3 <= compactions <= 40
     bodies = upstream.bodies("compactor")[-20:]
     assert all(estimate(body).tokens <= WINDOW for body in bodies)

@@ -270,10 +270,11 @@ class ResponseService:
         created_at_us = time.time_ns() // 1000
         record = None
         if request.store:
+            stored_input = [item for item in input_items if item["type"] != "compaction_trigger"]  # asks, is no item
             record = self.store.begin(
-                response_id=response_id, created_at_us=created_at_us, params=params, input_items=input_items,
+                response_id=response_id, created_at_us=created_at_us, params=params, input_items=stored_input,
                 hold=hold,
-                conversation_input=[objects.input_item_view(item) for item in input_items] if conversation_id
+                conversation_input=[objects.input_item_view(item) for item in stored_input] if conversation_id
                 else None,
             )
         return ResponseRun(
