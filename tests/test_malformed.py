@@ -23,7 +23,7 @@ from wire import check_events, read_sse
 
 MODEL = "scripted/garbage"
 VALID: dict[str, Any] = {"model": MODEL, "input": "hi"}
-POSTS = ("/responses", "/chat/completions", "/embeddings")
+POSTS = ("/responses", "/responses/compact", "/responses/input_tokens", "/chat/completions", "/embeddings")
 ERROR_KEYS = {"message", "type", "param", "code"}
 
 
