@@ -171,16 +171,28 @@ def test_context_management_compacts_once_past_the_threshold_and_streams_it(comp
 
 
 def test_a_failed_summary_fails_the_response_and_leaves_nothing_to_expand(compacting, upstream):
-    upstream.script("compactor", Reply(status=500), Reply(text="plain answer"))
-    body = {"model": "small/compactor", "context_management": [{"type": "compaction", "compact_threshold": 5}]}
-    events = stream(compacting.base_url, {**body, "stream": True, "input": "word " * 40})
+    upstream.script("compactor", Reply(text="first answer"), Reply(status=500), Reply(text="plain answer"))
+    first = create(compacting.base_url, {"model": "small/compactor", "input": "word " * 40}, False)
+    events = stream(compacting.base_url, {
+        "model": "small/compactor", "stream": True, "previous_response_id": first["id"], "input": "second",
+        "context_management": [{"type": "compaction", "compact_threshold": 5}]})
     final = check_events(events)
     assert final["status"] == "failed" and final["output"][0]["encrypted_content"] == ""
     answer = create(compacting.base_url, {"model": "small/compactor", "previous_response_id": final["id"],
                                           "input": "again"}, False)
     assert answer["status"] == "completed"
-    assert upstream.bodies("compactor")[-1]["messages"] == [{"role": "user", "content": "word " * 40},
-                                                       {"role": "user", "content": "again"}]
+    assert upstream.bodies("compactor")[-1]["messages"] == [
+        {"role": "user", "content": "word " * 40}, {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "second"}, {"role": "user", "content": "again"}]
+
+
+def test_a_single_input_over_the_threshold_has_nothing_earlier_to_compact(compacting, upstream):
+    upstream.script("compactor", Reply(text="answered whole"))
+    answer = create(compacting.base_url, {"model": "small/compactor", "input": "word " * 40,
+                                          "context_management": [{"type": "compaction", "compact_threshold": 5}]},
+                    False)
+    assert [item["type"] for item in answer["output"]] == ["message"]
+    assert upstream.bodies("compactor")[-1]["messages"] == [{"role": "user", "content": "word " * 40}]
 
 
 def test_compact_passes_an_upstream_failure_through(compacting, upstream):

@@ -66,6 +66,11 @@ def _compacts_only(input_items: list[dict[str, Any]]) -> bool:
     return bool(input_items) and input_items[-1].get("type") == "compaction_trigger"
 
 
+def _compacts(request: CreateResponseRequest, input_items: list[dict[str, Any]]) -> bool:
+    """Whether the response may compact its context (and so wants its model's window)."""
+    return bool(request.context_management) or _compacts_only(input_items)
+
+
 def _truncation_edit(fitted: Fitted, limit: int) -> dict[str, Any]:
     """How a response says it was truncated (Open Responses' ``context_edits``)."""
     return {"type": "truncation",
@@ -243,26 +248,12 @@ class ResponseService:
         shown_history, shown_input = self._expanded(request, history, input_items)
         toolset, chat_body = await self._upstream_body(request, provider, upstream_model, shown_input, shown_history)
         truncate = request.truncation == "auto"
-        threshold = request.compact_threshold
-        window = await provider.context_window(upstream_model, discover=truncate or threshold is not None
-                                               or _compacts_only(input_items))
+        window = await provider.context_window(upstream_model, discover=truncate or _compacts(request, input_items))
         limit = window - (request.max_output_tokens or 0) if window is not None else None
-        if threshold is None and request.context_management:
-            threshold = limit
         params = objects.response_params(request)
-        compaction = None
-        if _compacts_only(input_items):
-            if not [*shown_history, *shown_input[:-1]]:
-                raise _nothing_to_compact()
-            compaction = await self._pending_compaction(request, provider, upstream_model, toolset,
-                                                        [*shown_history, *shown_input[:-1]], None, limit, limit)
-        elif threshold is not None and await exceeds(chat_body, provider.count_tokens, threshold):
-            compacted_input = latest(input_items)
-            kept = len(shown_input) - len(input_items) + (compacted_input + 1 if compacted_input is not None else 0)
-            earlier = [*shown_history, *shown_input[:kept]]
-            compaction = await self._pending_compaction(request, provider, upstream_model, toolset, earlier,
-                                                        shown_input[kept:], limit, threshold)
-        elif limit is not None:
+        compaction = await self._compaction_for(request, provider, upstream_model, toolset, chat_body, limit,
+                                                input_items, shown_history, shown_input)
+        if compaction is None and limit is not None:
             fitted = await fit(chat_body, provider.count_tokens, limit, truncate=truncate)
             if fitted.messages:
                 params["context_edits"] = [_truncation_edit(fitted, limit)]
@@ -289,6 +280,29 @@ class ResponseService:
             seal=self.sealer.seal if request.include and "reasoning.encrypted_content" in request.include else None,
             compaction=compaction,
         )
+
+    async def _compaction_for(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
+                              toolset: Toolset, chat_body: dict[str, Any], limit: int | None,
+                              input_items: list[dict[str, Any]], shown_history: list[dict[str, Any]],
+                              shown_input: list[dict[str, Any]]) -> PendingCompaction | None:
+        """The compaction the response runs first: all of the context for a ``compaction_trigger``;
+        for ``context_management`` past its threshold, what came before the input."""
+        if _compacts_only(input_items):
+            context = [*shown_history, *shown_input[:-1]]
+            if not context:
+                raise _nothing_to_compact()
+            return await self._pending_compaction(request, provider, upstream_model, toolset, context, None, limit,
+                                                  limit)
+        threshold = request.compact_threshold if request.compact_threshold is not None else limit
+        if not request.context_management or threshold is None:
+            return None
+        compacted_input = latest(input_items)
+        kept = len(shown_input) - len(input_items) + (compacted_input + 1 if compacted_input is not None else 0)
+        earlier = [*shown_history, *shown_input[:kept]]
+        if not earlier or not await exceeds(chat_body, provider.count_tokens, threshold):
+            return None
+        return await self._pending_compaction(request, provider, upstream_model, toolset, earlier,
+                                              shown_input[kept:], limit, threshold)
 
     async def _pending_compaction(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
                                   toolset: Toolset, earlier: list[dict[str, Any]],
