@@ -117,6 +117,18 @@ def test_a_truncated_response_says_so_in_context_edits(windowed, upstream):
                                                       {"role": "user", "content": FILLER * 7}]
 
 
+def test_a_body_is_counted_once_to_decide_on_compaction_and_on_fitting(windowed, upstream):
+    """Under ``compact_threshold`` and within the window, yet too long to skip counting for either."""
+    upstream.script("m-tokenize", Reply(text="short"), Reply(text="counted once"))
+    compacting = {"model": "vllm/m-tokenize", "context_management": [{"type": "compaction", "compact_threshold": 5000}]}
+    first = post(windowed, {**compacting, "input": "hi"}).json()
+    before = len(upstream.tokenized)
+    answer = post(windowed, {**compacting, "previous_response_id": first["id"], "input": "word " * 2000})
+    assert answer.status_code == 200, answer.text
+    assert [item["type"] for item in answer.json()["output"]] == ["message"]
+    assert len(upstream.tokenized) == before + 1
+
+
 def test_a_window_the_upstream_lists_is_found_when_truncating(windowed, upstream):
     """vLLM's listing says the window (``max_model_len`` 120) and its ``/tokenize`` counts."""
     long = " ".join(["word"] * 150)

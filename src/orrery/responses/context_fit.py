@@ -64,9 +64,9 @@ def _weights(turns: list[list[dict[str, Any]]]) -> list[int]:
     return [estimate({"messages": turn}).tokens for turn in turns]
 
 
-async def exceeds(body: dict[str, Any], count: Counter, threshold: int) -> bool:
-    """Whether ``body`` is more than ``threshold`` tokens, counted only when it may be."""
-    return not _surely_fits(body, threshold) and (await count(body)).tokens > threshold
+async def count_beyond(body: dict[str, Any], count: Counter, bound: int) -> TokenCount | None:
+    """``body``'s count; ``None``, without counting, when it surely is within ``bound`` tokens."""
+    return None if _surely_fits(body, bound) else await count(body)
 
 
 def _left_out(messages: list[dict[str, Any]], before: int, after: int) -> Fitted:
@@ -74,11 +74,15 @@ def _left_out(messages: list[dict[str, Any]], before: int, after: int) -> Fitted
     return Fitted(len(messages), before - after, calls)
 
 
-async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: bool) -> Fitted:
-    """Make ``body`` fit in ``limit`` tokens, or raise; returns what was left out."""
-    if _surely_fits(body, limit):
-        return NOTHING_LEFT_OUT
-    counted = await count(body)
+async def fit(body: dict[str, Any], count: Counter, limit: int, *, truncate: bool,
+              counted: TokenCount | None = None) -> Fitted:
+    """Make ``body`` fit in ``limit`` tokens, or raise; returns what was left out.
+
+    ``counted``: the count of ``body`` as it is, when one was already made."""
+    if counted is None:
+        if _surely_fits(body, limit):
+            return NOTHING_LEFT_OUT
+        counted = await count(body)
     if counted.tokens <= limit:
         return NOTHING_LEFT_OUT
     before = counted.tokens

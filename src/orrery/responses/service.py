@@ -20,7 +20,7 @@ from orrery.responses.compaction import (
     summarize,
     summary_body,
 )
-from orrery.responses.context_fit import Fitted, exceeds, fit
+from orrery.responses.context_fit import Fitted, count_beyond, fit
 from orrery.responses.convert import chat_request_body, items_to_messages
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun
 from orrery.sealing import Sealer
@@ -69,6 +69,13 @@ def _compacts_only(input_items: list[dict[str, Any]]) -> bool:
 def _compacts(request: CreateResponseRequest, input_items: list[dict[str, Any]]) -> bool:
     """Whether the response may compact its context (and so wants its model's window)."""
     return bool(request.context_management) or _compacts_only(input_items)
+
+
+def _compact_threshold(request: CreateResponseRequest, limit: int | None) -> int | None:
+    """Past how many tokens ``context_management`` compacts: its threshold, else the room in the window."""
+    if not request.context_management:
+        return None
+    return request.compact_threshold if request.compact_threshold is not None else limit
 
 
 def _truncation_edit(fitted: Fitted, limit: int) -> dict[str, Any]:
@@ -251,10 +258,12 @@ class ResponseService:
         window = await provider.context_window(upstream_model, discover=truncate or _compacts(request, input_items))
         limit = window - (request.max_output_tokens or 0) if window is not None else None
         params = objects.response_params(request)
-        compaction = await self._compaction_for(request, provider, upstream_model, toolset, chat_body, limit,
-                                                input_items, shown_history, shown_input)
+        threshold = _compact_threshold(request, limit)
+        counted = await count_beyond(chat_body, provider.count_tokens, threshold) if threshold is not None else None
+        compaction = await self._compaction_for(request, provider, upstream_model, toolset, limit, input_items,
+                                                shown_history, shown_input, threshold, counted)
         if compaction is None and limit is not None:
-            fitted = await fit(chat_body, provider.count_tokens, limit, truncate=truncate)
+            fitted = await fit(chat_body, provider.count_tokens, limit, truncate=truncate, counted=counted)
             if fitted.messages:
                 params["context_edits"] = [_truncation_edit(fitted, limit)]
         conversation_id = request.conversation_id
@@ -282,24 +291,24 @@ class ResponseService:
         )
 
     async def _compaction_for(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,
-                              toolset: Toolset, chat_body: dict[str, Any], limit: int | None,
-                              input_items: list[dict[str, Any]], shown_history: list[dict[str, Any]],
-                              shown_input: list[dict[str, Any]]) -> PendingCompaction | None:
+                              toolset: Toolset, limit: int | None, input_items: list[dict[str, Any]],
+                              shown_history: list[dict[str, Any]], shown_input: list[dict[str, Any]],
+                              threshold: int | None, counted: TokenCount | None) -> PendingCompaction | None:
         """The compaction the response runs first: all of the context for a ``compaction_trigger``;
-        for ``context_management`` past its threshold, what came before the input."""
+        for ``context_management``, when the body (as ``counted``) is past ``threshold``, what came
+        before the input."""
         if _compacts_only(input_items):
             context = [*shown_history, *shown_input[:-1]]
             if not context:
                 raise _nothing_to_compact()
             return await self._pending_compaction(request, provider, upstream_model, toolset, context, None, limit,
                                                   limit)
-        threshold = request.compact_threshold if request.compact_threshold is not None else limit
-        if not request.context_management or threshold is None:
+        if threshold is None or counted is None or counted.tokens <= threshold:
             return None
         compacted_input = latest(input_items)
         kept = len(shown_input) - len(input_items) + (compacted_input + 1 if compacted_input is not None else 0)
         earlier = [*shown_history, *shown_input[:kept]]
-        if not earlier or not await exceeds(chat_body, provider.count_tokens, threshold):
+        if not earlier:
             return None
         return await self._pending_compaction(request, provider, upstream_model, toolset, earlier,
                                               shown_input[kept:], limit, threshold)
