@@ -95,16 +95,16 @@ def latest(items: list[Item]) -> int | None:
 
 
 def expanded(history: list[Item], input_items: list[Item],
-             opened: Callable[[Item], Compacted]) -> tuple[list[Item], list[Item]]:
+             opened: Callable[[Item, bool], Compacted]) -> tuple[list[Item], list[Item]]:
     """The history and input as the model is shown them: from their latest compaction on, that
-    compaction standing for everything before it."""
+    compaction standing for everything before it. ``opened(item, in_input)`` opens one."""
     in_input = latest(input_items)
     if in_input is not None:
-        return [], [*opened(input_items[in_input]).items(), *input_items[in_input + 1:]]
+        return [], [*opened(input_items[in_input], True).items(), *input_items[in_input + 1:]]
     in_history = latest(history)
     if in_history is None:
         return history, input_items
-    return [*opened(history[in_history]).items(), *history[in_history + 1:]], input_items
+    return [*opened(history[in_history], False).items(), *history[in_history + 1:]], input_items
 
 
 def _waiting_calls(items: list[Item]) -> int:

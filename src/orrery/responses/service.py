@@ -127,7 +127,7 @@ class ResponseService:
         _check_context(request)
         provider, upstream_model = self.router.resolve(request.model)
         response_id = new_id("resp")
-        input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
+        input_items = await self._request_input(request)
         hold, history = await self._context(request, response_id)
         try:
             return await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
@@ -136,6 +136,10 @@ class ResponseService:
             if hold is not None:
                 hold.release()
             raise
+
+    async def _request_input(self, request: CreateResponseRequest) -> list[dict[str, Any]]:
+        """The request's input as the server keeps it: references resolved, sealed content checked."""
+        return self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
 
     def _unsealed(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Reasoning items with the reasoning their ``encrypted_content`` holds as their ``content``
@@ -167,8 +171,8 @@ class ResponseService:
                   input_items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The history and input as the model is shown them: from their latest compaction on."""
         source = "conversation" if request.conversation_id is not None else "previous_response_id"
-        return expanded(history, input_items, lambda item: self._opened(
-            item, param="input" if item in input_items else source))
+        return expanded(history, input_items, lambda item, in_input: self._opened(
+            item, param="input" if in_input else source))
 
     async def _referenced(self, items: list[dict[str, Any]], conversation_id: str | None) -> list[dict[str, Any]]:
         """The input with each ``item_reference`` replaced by the stored item it names: an item of
@@ -202,7 +206,7 @@ class ResponseService:
         request = counted.as_create()
         _check_context(request)
         provider, upstream_model = self.router.resolve(request.model)
-        input_items = self._unsealed(await self._referenced(_input_items(request), request.conversation_id))
+        input_items = await self._request_input(request)
         _, history = await self._context(request, new_id("resp"))
         history, input_items = self._expanded(request, history, input_items)
         _, chat_body = await self._upstream_body(request, provider, upstream_model, input_items, history)
@@ -213,7 +217,7 @@ class ResponseService:
         compaction item, its summary written by the model in one upstream call."""
         create = request.as_create()
         provider, upstream_model = self.router.resolve(create.model)
-        input_items = self._unsealed(await self._referenced(_input_items(create), None))
+        input_items = await self._request_input(create)
         history, input_items = self._expanded(create, await self._history(create.previous_response_id), input_items)
         context = [item for item in [*history, *input_items] if item.get("type") != "compaction_trigger"]
         if not context:
