@@ -259,14 +259,15 @@ def qualified_name(namespace: str | None, name: str) -> str:
     return f"{namespace}__{name}" if namespace else name
 
 
-def query_argument(arguments: str) -> str:
-    """The ``query`` argument of a search call, or the raw arguments when the model sent no valid JSON."""
+def string_argument(arguments: str, name: str) -> str:
+    """The string argument ``name`` of a call (a search's ``query``, a custom tool's ``input``), or
+    the raw arguments when the model sent no JSON object with it."""
     try:
         parsed = json.loads(arguments or "{}")
     except json.JSONDecodeError:
         return arguments
-    query = parsed.get("query") if isinstance(parsed, dict) else None
-    return query if isinstance(query, str) else arguments
+    value = parsed.get(name) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else arguments
 
 
 def query_call(call_id: str, function_name: str, query: str) -> ModelCall:

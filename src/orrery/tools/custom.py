@@ -26,6 +26,7 @@ from orrery.tools.base import (
     RequestTools,
     ToolKind,
     qualified_name,
+    string_argument,
 )
 from orrery.tools.client_calls import CallItem, ClientCallRunner, ClientFunction
 from orrery.wire.common import Identifier, LenientModel, StrictModel
@@ -91,22 +92,11 @@ def chat_function(tool: CustomTool, namespace: str | None = None) -> ChatFunctio
     return {"type": "function", "function": function}
 
 
-def input_of(arguments: str) -> str:
-    """The tool's input from the function's arguments; the raw arguments when they are not the
-    ``{"input": ...}`` object asked for."""
-    try:
-        parsed = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        return arguments
-    value = parsed.get("input") if isinstance(parsed, dict) else None
-    return value if isinstance(value, str) else arguments
-
-
 def call_item(tool_name: str, namespace: str | None = None) -> Any:
     """How a call of the function offered for a custom tool becomes its ``custom_tool_call``."""
 
     def build(call: ModelCall) -> CallItem:
-        text = input_of(call.arguments)
+        text = string_argument(call.arguments, "input")
         item: Item = {"id": ITEM_PREFIX + call.call_id, "type": "custom_tool_call", "call_id": call.call_id,
                       "name": tool_name, "input": text}
         if namespace:

@@ -22,8 +22,8 @@ from orrery.tools.base import (
     ToolEvent,
     ToolKind,
     ToolSetup,
-    query_argument,
     query_call,
+    string_argument,
 )
 from orrery.tools.file_citations import CitationFilter, with_markers
 from orrery.wire.common import Filter, Identifier, LenientModel, StrictModel
@@ -140,7 +140,7 @@ class FileSearchRunner:
     def start_item(self, call: ModelCall) -> Item:
         """The item id carries the model's tool-call id, to rebuild the turn later."""
         return {"id": ITEM_PREFIX + call.call_id, "type": "file_search_call", "status": "in_progress",
-                "queries": [query_argument(call.arguments)], "results": None}
+                "queries": [string_argument(call.arguments, "query")], "results": None}
 
     async def run(self, call: ModelCall, item: Item) -> AsyncIterator[ToolEvent]:
         yield "response.file_search_call.in_progress", {}

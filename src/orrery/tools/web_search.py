@@ -32,8 +32,8 @@ from orrery.tools.base import (
     ToolKind,
     ToolSetup,
     ToolTransport,
-    query_argument,
     query_call,
+    string_argument,
 )
 from orrery.wire.common import Identifier, LenientModel, StrictModel
 
@@ -213,7 +213,7 @@ class WebSearchRunner:
     def start_item(self, call: ModelCall) -> Item:
         """The item id carries the model's tool-call id, to rebuild the turn later."""
         return {"id": ITEM_PREFIX + call.call_id, "type": "web_search_call", "status": "in_progress",
-                "action": {"type": "search", "query": query_argument(call.arguments)}}
+                "action": {"type": "search", "query": string_argument(call.arguments, "query")}}
 
     async def run(self, call: ModelCall, item: Item) -> AsyncIterator[ToolEvent]:
         yield "response.web_search_call.in_progress", {}
