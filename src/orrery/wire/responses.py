@@ -205,9 +205,8 @@ REFUSED_PARAMETERS = tuple(name for name, entry in PARAMETERS.items() if entry.p
 """Refused whatever their value (``background`` only when true: the service refuses it)."""
 
 
-class CreateResponseRequest(StrictModel):
-    """Every parameter of the openai SDK's ``ResponseCreateParams``, ``presence_penalty`` and
-    ``frequency_penalty`` (Open Responses has them), and the Codex CLI's ``client_metadata``.
+class ModelContext(StrictModel):
+    """The model and what it is shown: the fields a create and an input-token count share.
     Scalars are strict, as OpenAI's are: ``"0.5"`` is not a temperature."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -217,6 +216,18 @@ class CreateResponseRequest(StrictModel):
     instructions: str | None = None
     previous_response_id: Identifier | None = None
     conversation: Identifier | ConversationRef | None = None
+
+    @property
+    def conversation_id(self) -> str | None:
+        if isinstance(self.conversation, ConversationRef):
+            return self.conversation.id
+        return self.conversation
+
+
+class CreateResponseRequest(ModelContext):
+    """Every parameter of the openai SDK's ``ResponseCreateParams``, ``presence_penalty`` and
+    ``frequency_penalty`` (Open Responses has them), and the Codex CLI's ``client_metadata``."""
+
     store: bool = True
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -259,12 +270,6 @@ class CreateResponseRequest(StrictModel):
         return value
 
     @property
-    def conversation_id(self) -> str | None:
-        if isinstance(self.conversation, ConversationRef):
-            return self.conversation.id
-        return self.conversation
-
-    @property
     def compact_threshold(self) -> int | None:
         """The threshold of the ``compaction`` entry of ``context_management``, if one was set."""
         for entry in self.context_management or ():
@@ -273,16 +278,9 @@ class CreateResponseRequest(StrictModel):
         return None
 
 
-class CountInputTokensRequest(StrictModel):
+class CountInputTokensRequest(ModelContext):
     """``POST /v1/responses/input_tokens``: the parts of a create that decide what the model reads."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    model: ModelName
-    input: str | list[InputItem] = Field(default_factory=list)
-    instructions: str | None = None
-    previous_response_id: Identifier | None = None
-    conversation: Identifier | ConversationRef | None = None
     text: TextConfig | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
