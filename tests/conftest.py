@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,17 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def sqlite_server(directory: Path, config: dict, *, name: str = "server") -> Iterator[Server]:
+    """A server of its own, on a SQLite file in ``directory``, run with ``config``; stopped on exit."""
+    config = {"data_dir": str(directory), "db": f"sqlite:///{directory / 'orrery.db'}", **config}
+    process, url = start_server(config, log_path=directory / f"{name}.log")
+    try:
+        yield Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ before its model's turn, with the upstream bodies asserted exactly."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
@@ -14,7 +13,7 @@ from openai.types.conversations import ConversationItem
 from openai.types.responses import CompactedResponse
 from pydantic import TypeAdapter
 
-from conftest import Server, start_server, stop_server
+from conftest import Server, sqlite_server
 from orrery.inference.tokens import estimate
 from orrery.responses.compaction import COMPACTION_PROMPT, SUMMARY_PREFIX
 from scripted_upstream import Reply, ToolCall
@@ -28,13 +27,9 @@ TOOLS = [{"type": "function", "name": "roll", "parameters": {"type": "object"}}]
 
 @pytest.fixture(scope="module")
 def compacting(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory: Path = tmp_path_factory.mktemp("compaction")
-    config = {"providers": [{"id": "small", "base_url": upstream.url,
-                             "models": [{"name": "compactor", "context_window": WINDOW}]}],
-              "data_dir": str(directory), "db": f"sqlite:///{directory / 'orrery.db'}"}
-    process, url = start_server(config, log_path=directory / "server.log")
-    yield Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
-    stop_server(process)
+    providers = [{"id": "small", "base_url": upstream.url, "models": [{"name": "compactor", "context_window": WINDOW}]}]
+    with sqlite_server(tmp_path_factory.mktemp("compaction"), {"providers": providers}) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ conversations."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from conftest import Server, start_server, stop_server
+from conftest import Server, sqlite_server
 from orrery.inference.tokens import estimate
 from scripted_upstream import Reply, ToolCall
 
@@ -22,14 +21,10 @@ FILLER = "the quick brown fox jumps over the lazy dog " * 3
 
 @pytest.fixture(scope="module")
 def windowed(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory: Path = tmp_path_factory.mktemp("window")
-    config = {"providers": [
-        {"id": "small", "base_url": upstream.url, "models": [{"name": "tiny", "context_window": WINDOW}]},
-        {"id": "vllm", "base_url": upstream.vllm_url}],
-        "data_dir": str(directory), "db": f"sqlite:///{directory / 'orrery.db'}"}
-    process, url = start_server(config, log_path=directory / "server.log")
-    yield Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
-    stop_server(process)
+    providers = [{"id": "small", "base_url": upstream.url, "models": [{"name": "tiny", "context_window": WINDOW}]},
+                 {"id": "vllm", "base_url": upstream.vllm_url}]
+    with sqlite_server(tmp_path_factory.mktemp("window"), {"providers": providers}) as server:
+        yield server
 
 
 def post(server: Server, body: dict) -> httpx.Response:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from conftest import Server, start_server, stop_server, upstream_name
+from conftest import Server, sqlite_server, upstream_name
 from orrery.inference.tokens import estimate
 from scripted_upstream import Reply, ToolCall
 
@@ -77,12 +76,9 @@ def test_bad_counts_are_openai_shaped_4xx(server, body, param):
 
 @pytest.fixture(scope="module")
 def vllm_like(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory: Path = tmp_path_factory.mktemp("tokenize")
-    config = {"providers": [{"id": "vllm", "base_url": upstream.vllm_url}], "data_dir": str(directory),
-              "db": f"sqlite:///{directory / 'orrery.db'}"}
-    process, url = start_server(config, log_path=directory / "server.log")
-    yield Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
-    stop_server(process)
+    with sqlite_server(tmp_path_factory.mktemp("tokenize"),
+                       {"providers": [{"id": "vllm", "base_url": upstream.vllm_url}]}) as server:
+        yield server
 
 
 def test_an_upstream_with_tokenize_counts_with_its_own_tokenizer(vllm_like, upstream):

@@ -4,13 +4,14 @@ reasoning items sent back as input, shown again to upstreams that take reasoning
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import openai
 import pytest
 from cryptography.fernet import Fernet
 
-from conftest import Server, start_server, stop_server, upstream_name
+from conftest import Server, sqlite_server, upstream_name
 from scripted_upstream import Reply, ToolCall
 from wire import create
 
@@ -19,11 +20,9 @@ TOOLS = [{"type": "function", "name": "look", "parameters": {"type": "object"}}]
 
 
 def reasoning_server(upstream, directory: Path, name: str, settings: dict | None = None,
-                     **provider: object) -> tuple[object, Server]:
-    config = {"providers": [{"id": "scripted", "base_url": upstream.url, **provider}],
-              "db": f"sqlite:///{directory / 'orrery.db'}", "data_dir": str(directory), **(settings or {})}
-    process, url = start_server(config, log_path=directory / f"{name}.log")
-    return process, Server(url=url, backend="sqlite", db_url=config["db"], pid=process.pid)
+                     **provider: object) -> AbstractContextManager[Server]:
+    config = {"providers": [{"id": "scripted", "base_url": upstream.url, **provider}], **(settings or {})}
+    return sqlite_server(directory, config, name=name)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +33,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def history_server(upstream, data_dir: Path) -> Iterator[Server]:
     """A server whose provider is shown the reasoning of earlier turns."""
-    process, server = reasoning_server(upstream, data_dir, "history", reasoning_history=True)
-    yield server
-    stop_server(process)
+    with reasoning_server(upstream, data_dir, "history", reasoning_history=True) as server:
+        yield server
 
 
 def first_turn(server: Server, upstream, model: str, *, streamed: bool) -> dict:
@@ -103,43 +101,31 @@ def test_the_generated_key_outlives_a_restart_and_another_key_cannot_read(upstre
     reasoning, _ = first_turn(history_server, upstream, model, streamed=False)["output"]
     assert (data_dir / "state.key").stat().st_mode & 0o077 == 0
     upstream.script(upstream_name(model), Reply(text="still readable"))
-    process, again = reasoning_server(upstream, data_dir, "again", reasoning_history=True)
-    try:
+    with reasoning_server(upstream, data_dir, "again", reasoning_history=True) as again:
         answer = again.client().responses.create(model=model, store=False, input=[
             {"role": "user", "content": "hi"}, reasoning, {"role": "user", "content": "go on"}])
         assert answer.output_text == "still readable"
-    finally:
-        stop_server(process)
-    process, foreign = reasoning_server(upstream, tmp_path, "foreign")
-    try:
-        with pytest.raises(openai.BadRequestError):
-            foreign.client().responses.create(model=model, store=False, input=[
-                {"role": "user", "content": "hi"}, reasoning])
-    finally:
-        stop_server(process)
+    with reasoning_server(upstream, tmp_path, "foreign") as foreign, pytest.raises(openai.BadRequestError):
+        foreign.client().responses.create(model=model, store=False, input=[
+            {"role": "user", "content": "hi"}, reasoning])
 
 
 def test_servers_sharing_a_configured_key_read_each_other(upstream, model, tmp_path):
     key = {"state_key": Fernet.generate_key().decode()}
     sealed_by, read_by = tmp_path / "a", tmp_path / "b"
     sealed_by.mkdir(), read_by.mkdir()
-    process, first = reasoning_server(upstream, sealed_by, "a", key)
-    try:
+    with reasoning_server(upstream, sealed_by, "a", key) as first:
         reasoning, _ = first_turn(first, upstream, model, streamed=False)["output"]
-    finally:
-        stop_server(process)
     assert not (sealed_by / "state.key").exists()
     upstream.script(upstream_name(model), Reply(text="shared"))
-    process, second = reasoning_server(upstream, read_by, "b", key)
-    try:
+    with reasoning_server(upstream, read_by, "b", key) as second:
         answer = second.client().responses.create(model=model, store=False, input=[
             {"role": "user", "content": "hi"}, reasoning, {"role": "user", "content": "go on"}])
         assert answer.output_text == "shared"
-    finally:
-        stop_server(process)
 
 
 def test_a_state_key_that_is_not_a_fernet_key_stops_the_server(upstream, tmp_path):
-    with pytest.raises(RuntimeError, match="state_key must be a Fernet key") as raised:
-        reasoning_server(upstream, tmp_path, "bad", {"state_key": "hunter2"})
+    with pytest.raises(RuntimeError, match="state_key must be a Fernet key") as raised, \
+            reasoning_server(upstream, tmp_path, "bad", {"state_key": "hunter2"}):
+        pass
     assert "hunter2" not in str(raised.value)
