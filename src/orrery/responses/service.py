@@ -57,9 +57,14 @@ def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
     return items
 
 
-def _nothing_to_compact() -> InvalidRequest:
-    return InvalidRequest("There is nothing to compact: give input, or a previous_response_id.", param="input",
-                          code="missing_required_parameter")
+def _all_to_compact(history: list[dict[str, Any]], input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole context as the model is shown it, but a closing ``compaction_trigger``; a 400 if
+    that is nothing."""
+    context = [*history, *(input_items[:-1] if _compacts_only(input_items) else input_items)]
+    if not context:
+        raise InvalidRequest("There is nothing to compact: give input, or a previous_response_id.", param="input",
+                             code="missing_required_parameter")
+    return context
 
 
 def _compacts_only(input_items: list[dict[str, Any]]) -> bool:
@@ -219,9 +224,7 @@ class ResponseService:
         provider, upstream_model = self.router.resolve(create.model)
         input_items = await self._request_input(create)
         history, input_items = self._expanded(create, await self._history(create.previous_response_id), input_items)
-        context = [item for item in [*history, *input_items] if item.get("type") != "compaction_trigger"]
-        if not context:
-            raise _nothing_to_compact()
+        context = _all_to_compact(history, input_items)
         messages = items_to_messages(create.instructions, [], context, reasoning=provider.id in self.reasoning_history)
         window = await provider.context_window(upstream_model, discover=True)
         body = await self._summary_body(provider, upstream_model, messages, window)
@@ -302,11 +305,8 @@ class ResponseService:
         for ``context_management``, when the body (as ``counted``) is past ``threshold``, what came
         before the input."""
         if _compacts_only(input_items):
-            context = [*shown_history, *shown_input[:-1]]
-            if not context:
-                raise _nothing_to_compact()
-            return await self._pending_compaction(request, provider, upstream_model, toolset, context, None, limit,
-                                                  limit)
+            return await self._pending_compaction(request, provider, upstream_model, toolset,
+                                                  _all_to_compact(shown_history, shown_input), None, limit, limit)
         if threshold is None or counted is None or counted.tokens <= threshold:
             return None
         compacted_input = latest(input_items)
