@@ -64,6 +64,16 @@ def offered_by_every_entry(request: RequestTools, function: ClientFunction) -> P
                          runner=ClientCallRunner({function.name: function}))
 
 
+def offered_by_each_entry(request: RequestTools,
+                          functions_of: Callable[[Any], list[ClientFunction]]) -> PreparedTools | None:
+    """A kind whose each entry in ``tools`` offers functions of its own (``functions_of`` it)."""
+    if not request.entries:
+        return None
+    offered = {position: functions_of(tool) for position, tool in request.entries}
+    return PreparedTools(functions={position: [f.chat for f in functions] for position, functions in offered.items()},
+                         runner=ClientCallRunner({f.name: f for functions in offered.values() for f in functions}))
+
+
 def arguments_of(call: ModelCall) -> dict[str, Any]:
     """The call's arguments as a JSON object; ``{}`` when the model sent none that parse."""
     try:

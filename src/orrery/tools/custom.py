@@ -28,7 +28,7 @@ from orrery.tools.base import (
     qualified_name,
     string_argument,
 )
-from orrery.tools.client_calls import CallItem, ClientCallRunner, ClientFunction
+from orrery.tools.client_calls import CallItem, ClientFunction, offered_by_each_entry
 from orrery.wire.common import Identifier, LenientModel, StrictModel
 
 ITEM_PREFIX = "ctc_"
@@ -134,9 +134,4 @@ class CustomKind(ToolKind):
         return replayed
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
-        if not request.entries:
-            return None
-        functions = [client_function(tool) for _, tool in request.entries]
-        return PreparedTools(functions={position: [function.chat]
-                                        for (position, _), function in zip(request.entries, functions, strict=True)},
-                             runner=ClientCallRunner({function.name: function for function in functions}))
+        return offered_by_each_entry(request, lambda tool: [client_function(tool)])

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from orrery.tools import custom, function
 from orrery.tools.base import ChatFunction, Item, ModelCall, PreparedTools, RequestTools, ToolKind, qualified_name
-from orrery.tools.client_calls import CallItem, ClientCallRunner, ClientFunction
+from orrery.tools.client_calls import CallItem, ClientFunction, offered_by_each_entry
 from orrery.wire.common import StrictModel
 
 FUNCTION_ITEM_PREFIX = "fc_"
@@ -64,9 +64,4 @@ class NamespaceKind(ToolKind):
         return f"namespace:{tool.name}"
 
     async def prepare(self, request: RequestTools) -> PreparedTools | None:
-        if not request.entries:
-            return None
-        offered = {position: client_functions(tool) for position, tool in request.entries}
-        return PreparedTools(
-            functions={position: [f.chat for f in functions] for position, functions in offered.items()},
-            runner=ClientCallRunner({f.name: f for functions in offered.values() for f in functions}))
+        return offered_by_each_entry(request, client_functions)
