@@ -80,6 +80,8 @@ class Received:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    caller: str | None = None
+    """Who called, for a server configured with ``caller_url(name)`` as its base URL."""
 
 
 class BrokenStream(Exception):
@@ -188,6 +190,14 @@ class ScriptedUpstream:
         """The web search requests for ``query``, oldest first."""
         return [r for r in self.requests if r.path == "search" and r.body.get("query") == query]
 
+    def caller_url(self, caller: str) -> str:
+        """A base URL that tags each chat request it receives with ``caller``."""
+        return f"http://127.0.0.1:{self.port}/as/{caller}/v1"
+
+    def callers(self, model: str) -> list[str | None]:
+        """Who sent each chat request that named ``model``, oldest first."""
+        return [r.caller for r in self.requests if r.path == "chat/completions" and r.body.get("model") == model]
+
     def bodies(self, model: str) -> list[dict[str, Any]]:
         """Bodies of the chat requests that named ``model``, oldest first."""
         return [r.body for r in self.requests if r.path == "chat/completions" and r.body.get("model") == model]
@@ -200,7 +210,8 @@ class ScriptedUpstream:
 
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
-        self.requests.append(Received("chat/completions", body, dict(request.headers)))
+        self.requests.append(Received("chat/completions", body, dict(request.headers),
+                                      request.path_params.get("caller")))
         reply = self._next_reply(body)
         if reply.error is not None or reply.status != 200:
             await asyncio.sleep(reply.delay)
@@ -270,6 +281,8 @@ class ScriptedUpstream:
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/search", self._search, methods=["POST"]),
             Route("/vllm/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/as/{caller}/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/as/{caller}/v1/models", self._models, methods=["GET"]),
             Route("/vllm/tokenize", self._tokenize, methods=["POST"]),
             Route("/vllm/v1/models", self._vllm_models, methods=["GET"]),
         ])

@@ -68,13 +68,20 @@ def create(base_url: str, body: dict[str, Any], streamed: bool) -> dict[str, Any
     return answer.json()
 
 
-def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Check one response's stream end to end; return the final response object."""
+OPENING = ["response.created", "response.in_progress"]
+BACKGROUND_OPENING = ["response.created", "response.queued", "response.in_progress"]
+
+
+def check_events(events: list[dict[str, Any]], *, background: bool = False) -> dict[str, Any]:
+    """Check one response's stream end to end; return the final response object. A background
+    response's stream opens with it queued."""
     for event in events:
         STREAM_EVENT.validate_python(event)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    assert events[0]["type"] == "response.created" and events[1]["type"] == "response.in_progress"
-    assert events[0]["response"]["status"] == "in_progress"
+    opening = BACKGROUND_OPENING if background else OPENING
+    assert [e["type"] for e in events[:len(opening)]] == opening, [e["type"] for e in events[:3]]
+    assert events[0]["response"]["status"] == ("queued" if background else "in_progress")
+    assert all(e["response"]["background"] is background for e in events if "response" in e)
     terminal = [e for e in events if e["type"] in TERMINAL]
     assert len(terminal) == 1 and terminal[0] is events[-1], [e["type"] for e in events]
     final = events[-1]["response"]
@@ -83,7 +90,7 @@ def check_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     assert all(e["response"]["id"] == response_id for e in events if "response" in e)
 
     items: dict[str, dict[str, Any]] = {}
-    for event in events[2:-1]:
+    for event in events[len(opening):-1]:
         kind = event["type"]
         if kind == "response.output_item.added":
             assert event["output_index"] == len(items), "items are added in output order"

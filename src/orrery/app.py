@@ -31,9 +31,11 @@ from orrery.files.service import FileService
 from orrery.inference.router import ModelRouter
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
+from orrery.responses.background import BackgroundRunner
 from orrery.responses.service import ResponseService
 from orrery.sealing import Sealer
 from orrery.services import Services
+from orrery.store.background import BackgroundStore
 from orrery.store.conversations import ConversationStore
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
 from orrery.store.files import FileStore
@@ -112,11 +114,16 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         vector_stores = VectorStoreService(vector_store_store, files, index, ingester, embedder)
         tools = ToolRegistry.start(ToolSetup(settings, vector_stores,
                                              recorder.wrap_tool_transport if recorder else unwrapped))
+        responses_service = ResponseService(
+            router, ResponseStore(engine, writer, leases), conversations, tools, sealer,
+            frozenset(provider.id for provider in settings.providers if provider.reasoning_history))
+        background = BackgroundRunner(responses_service, BackgroundStore(engine), writer, leases,
+                                      concurrency=settings.background_concurrency, poll=settings.background_poll)
+        background.start()
         app.state.services = Services(
             router=router,
-            responses=ResponseService(
-                router, ResponseStore(engine, writer, leases), conversations, tools, sealer,
-                frozenset(provider.id for provider in settings.providers if provider.reasoning_history)),
+            responses=responses_service,
+            background=background,
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,
@@ -128,6 +135,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             yield
         finally:
             await ingester.close()
+            await background.close()
             await leases.close()
             await writer.close()
             await router.aclose()

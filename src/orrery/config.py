@@ -133,6 +133,12 @@ class Settings(_Model):
     web_search: WebSearchConfig | None = None
     response_lease: Annotated[PositiveFloat, From("response_lease", "ORRERY_RESPONSE_LEASE")] = 60.0
     """Seconds a response outlives a server process that died running it, before it is marked failed."""
+    background_concurrency: Annotated[PositiveInt, From("background.concurrency",
+                                                        "ORRERY_BACKGROUND_CONCURRENCY")] = 64
+    """Background responses each server process runs at once; more wait, queued, for any process."""
+    background_poll: Annotated[PositiveFloat, From("background.poll", "ORRERY_BACKGROUND_POLL")] = 0.1
+    """Seconds between a process's looks at the store for queued background responses, for
+    cancellations of its runs, and for new events of a stream followed from another process."""
     state_key: Annotated[str | None, From("state_key", "ORRERY_STATE_KEY")] = None
     """The Fernet key that seals ``encrypted_content``; generated once in ``data_dir`` when not set."""
 

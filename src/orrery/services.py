@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from orrery.conversations.service import ConversationService
 from orrery.files.service import FileService
 from orrery.inference.router import ModelRouter
+from orrery.responses.background import BackgroundRunner
 from orrery.responses.service import ResponseService
 from orrery.vectors.service import VectorStoreService
 
@@ -15,6 +16,7 @@ from orrery.vectors.service import VectorStoreService
 class Services:
     router: ModelRouter
     responses: ResponseService
+    background: BackgroundRunner
     conversations: ConversationService
     files: FileService
     vector_stores: VectorStoreService

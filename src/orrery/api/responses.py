@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from orrery.api.common import JSONBody, include_param, json_body, services
 from orrery.api.disconnect import unless_disconnected
 from orrery.inference.errors import http_error
+from orrery.responses.background import BackgroundRunner
 from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
+from orrery.responses.service import Queued
+from orrery.responses.websocket import ResponsesSocket
 from orrery.wire.responses import CompactRequest, CountInputTokensRequest, CreateResponseRequest
 from orrery.wire.validation import parse_request
 
@@ -40,12 +45,38 @@ class RunStreamingResponse(StreamingResponse):
             self.run.abandon_if_unstarted()
 
 
+async def _queued_stream(queued: Queued, background: BackgroundRunner) -> AsyncIterator[list[dict[str, Any]]]:
+    """A background response's stream as its creator reads it: its first events, then its run's."""
+    yield queued.events
+    async for batch in background.follow(queued.response["id"], queued.events[-1]["sequence_number"]):
+        yield batch
+
+
+async def _create_background(request: Request, raw: bytes, body: CreateResponseRequest) -> Response:
+    wired = services(request)
+    queued = await wired.responses.enqueue(body, raw)
+    wired.background.wake()
+    headers = {"x-response-id": queued.response["id"]}
+    if body.stream:
+        return StreamingResponse(encode_sse(_queued_stream(queued, wired.background)), media_type="text/event-stream",
+                                 headers={**SSE_HEADERS, **headers})
+    return JSONBody(queued.response, headers=headers)
+
+
 @router.post("/v1/responses", openapi_extra=json_body(CreateResponseRequest))
 async def create_response(request: Request) -> Response:
-    body = parse_request(await request.body(), CreateResponseRequest)
+    raw = await request.body()
+    body = parse_request(raw, CreateResponseRequest)
+    if body.background:
+        return await _create_background(request, raw, body)
     run = await services(request).responses.create(body)
     headers = {"x-response-id": run.response_id}
     if body.stream:
+        try:
+            await run.announce()
+        except BaseException:
+            run.abandon_if_unstarted()
+            raise
         return RunStreamingResponse(run, {**SSE_HEADERS, **headers})
     try:
         gone = await unless_disconnected(request, _drain(run))
@@ -56,6 +87,20 @@ async def create_response(request: Request) -> Response:
     if run.failure is not None:
         raise http_error(run.failure, response_id=run.response_id)
     return JSONBody(run.final, headers=headers)
+
+
+@router.websocket("/v1/responses")
+async def responses_socket(websocket: WebSocket) -> None:
+    """WebSocket mode: each text (or binary) message a ``response.create``, answered in turn."""
+    await websocket.accept()
+    socket = ResponsesSocket(services(websocket).responses)
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            await socket.handle(text if text is not None else message.get("bytes") or b"", websocket.send_text)
 
 
 @router.post("/v1/responses/input_tokens", openapi_extra=json_body(CountInputTokensRequest))
@@ -84,8 +129,22 @@ async def list_responses(
 
 
 @router.get("/v1/responses/{response_id}")
-async def retrieve_response(request: Request, response_id: str) -> Response:
-    return JSONBody(await services(request).responses.retrieve(response_id, include_param(request)))
+async def retrieve_response(request: Request, response_id: str, stream: bool = False,
+                            starting_after: int | None = Query(None, ge=-1)) -> Response:
+    """With ``stream=true``, a background response's events past ``starting_after``, then its
+    live run's, as SSE."""
+    wired = services(request)
+    if not stream:
+        return JSONBody(await wired.responses.retrieve(response_id, include_param(request)))
+    await wired.responses.check_resumable(response_id)
+    after = -1 if starting_after is None else starting_after
+    return StreamingResponse(encode_sse(wired.background.follow(response_id, after)),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/v1/responses/{response_id}/cancel")
+async def cancel_response(request: Request, response_id: str) -> Response:
+    return JSONBody(await services(request).background.cancel(response_id))
 
 
 @router.delete("/v1/responses/{response_id}")

@@ -11,13 +11,13 @@ current_test_id: ContextVar[str | None] = ContextVar("orrery_test_id", default=N
 
 
 class RecordingContextMiddleware:
-    """Copies the header into ``current_test_id`` for the lifetime of the request."""
+    """Copies the header into ``current_test_id`` for the lifetime of the request (or WebSocket)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         test_id = next((value.decode("latin-1") for name, value in scope["headers"]

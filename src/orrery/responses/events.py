@@ -13,8 +13,8 @@ class EventCounter:
 
     __slots__ = ("_next",)
 
-    def __init__(self) -> None:
-        self._next = 0
+    def __init__(self, start: int = 0) -> None:
+        self._next = start
 
     def __call__(self, event_type: str, **fields: Any) -> dict[str, Any]:
         event = {"type": event_type, "sequence_number": self._next, **fields}
@@ -27,6 +27,10 @@ DONE = b"data: [DONE]\n\n"
 stop reading at it."""
 
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+QUEUED_EVENTS = 2
+"""A background response's first events, sent at its creation: ``response.created`` and
+``response.queued``; its run goes on from there."""
 
 
 async def encode_sse(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 from orrery.errors import InvalidRequest
@@ -17,7 +17,7 @@ from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.inference.tokens import TokenCount
 from orrery.responses.compaction import PendingCompaction, summarize
-from orrery.responses.events import EventCounter
+from orrery.responses.events import QUEUED_EVENTS, EventCounter
 from orrery.responses.output_items import OutputItems, Seal
 from orrery.store.writer import StoreWriteError
 from orrery.tools.base import ModelCall, OpeningItem, ServerTool, ToolUnavailable
@@ -47,7 +47,10 @@ class ChatStreamer(Protocol):
 class RunRecord(Protocol):
     """Where a stored response's final state goes; ``None`` for ``store=false``."""
 
-    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None: ...
+    async def announce(self) -> None: ...
+
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None,
+                     closing_events: list[dict[str, Any]]) -> None: ...
 
     def abandon(self, response: dict[str, Any]) -> None: ...
 
@@ -66,11 +69,15 @@ class ResponseRun:
         toolset: Toolset | None = None,
         seal: Seal | None = None,
         compaction: PendingCompaction | None = None,
+        queued: bool = False,
+        context: list[dict[str, Any]] | None = None,
     ) -> None:
         """``record``: where the response's state is stored, ``None`` for ``store: false``;
         ``toolset``: the request's tools, with the items shown and the calls run before the
         model's first turn; ``seal``: seals reasoning into ``encrypted_content``, when asked for;
-        ``compaction``: the compaction run first, as the response's first output item."""
+        ``compaction``: the compaction run first, as the response's first output item;
+        ``queued``: a background response, whose first events were sent when it was queued;
+        ``context``: the chain or conversation and the input, as stored (what a next turn follows)."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -80,7 +87,9 @@ class ResponseRun:
         self.usage: Usage | None = None
         self.failure: UpstreamError | None = None
         self.final: dict[str, Any] | None = None
-        self._event = EventCounter()
+        self._event = EventCounter(QUEUED_EVENTS if queued else 0)
+        self.queued = queued
+        self.context = context or []
         self.toolset = toolset or Toolset()
         self.items = OutputItems(self._event, toolset=self.toolset, include_logprobs=include_logprobs, seal=seal)
         self.output = self.items.output
@@ -97,6 +106,11 @@ class ResponseRun:
             params=self.params, output=[self._visible(item) for item in self.output], usage=self.usage, **fields,
         )
 
+    async def announce(self) -> None:
+        """Make the response known to every process before its id is sent (its stream starts)."""
+        if self.record is not None:
+            await self.record.announce()
+
     def abandon_if_unstarted(self) -> None:
         """Store the response as cancelled if its events were never asked for (its client left
         before the first byte), so it neither stays ``in_progress`` nor holds its conversation."""
@@ -104,13 +118,13 @@ class ResponseRun:
             self._started = True
             self.record.abandon(self._stored(self.snapshot("cancelled")))
 
-    async def event_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def event_batches(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The response's events, in batches that leave the server together: those one upstream
         chunk produced, or one tool step's."""
         self._started = True
         event = self._event
-        yield [event("response.created", response=self.snapshot("in_progress")),
-               event("response.in_progress", response=self.snapshot("in_progress"))]
+        opening = [] if self.queued else [event("response.created", response=self.snapshot("in_progress"))]
+        yield [*opening, event("response.in_progress", response=self.snapshot("in_progress"))]
         finished = False
         try:
             if self.compaction is not None:
@@ -122,9 +136,9 @@ class ResponseRun:
             finish_reason = self._finish_reason
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
             closed = self.items.close_all("incomplete" if status != "completed" else "completed")
-            terminal = await self._finish(status, finish_reason)
+            closing = await self._finish(status, finish_reason, closed)
             finished = True
-            yield [*closed, terminal]
+            yield closing
         finally:
             if not finished and self.record is not None:
                 self.record.abandon(self._stored(self.snapshot("cancelled")))
@@ -256,7 +270,9 @@ class ResponseRun:
             following["tool_choice"] = "auto"
         return following
 
-    async def _finish(self, status: str, finish_reason: str | None) -> dict[str, Any]:
+    async def _finish(self, status: str, finish_reason: str | None,
+                      closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stream's closing events (``closed``, then the terminal one), once the final state is stored."""
         completed_at_us = time.time_ns() // 1000 if status == "completed" else None
         fields: dict[str, Any] = {}
         if status == "failed":
@@ -267,9 +283,10 @@ class ResponseRun:
         else:
             fields["completed_at"] = completed_at_us // 1_000_000 if completed_at_us else None
         self.final = self.snapshot(status, **fields)
+        closing = [*closed, self._event(f"response.{status}", response=self.final)]
         if self.record is not None:
             try:
-                await self.record.finish(self._stored(self.final), completed_at_us)
+                await self.record.finish(self._stored(self.final), completed_at_us, closing)
             except StoreWriteError:
                 log.error("response %s was answered but could not be stored", self.response_id)
-        return self._event(f"response.{status}", response=self.final)
+        return closing

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orrery.conversations.service import ConversationService
-from orrery.errors import InvalidRequest, NotFound
+from orrery.errors import APIError, InvalidRequest, NotFound
 from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError, http_error
 from orrery.inference.router import ModelRouter
@@ -22,8 +23,10 @@ from orrery.responses.compaction import (
 )
 from orrery.responses.context_fit import Fitted, count_beyond, fit
 from orrery.responses.convert import chat_request_body, items_to_messages
-from orrery.responses.orchestrator import ChatStreamer, ResponseRun
+from orrery.responses.events import QUEUED_EVENTS
+from orrery.responses.orchestrator import ChatStreamer, ResponseRun, RunRecord
 from orrery.sealing import Sealer
+from orrery.store.background import Job
 from orrery.store.common import Order
 from orrery.store.conversations import ConversationHold
 from orrery.store.responses import ResponseStore, StoredResponse
@@ -32,8 +35,17 @@ from orrery.tools.toolset import ToolRegistry, Toolset
 from orrery.wire import objects
 from orrery.wire.responses import CompactRequest, CountInputTokensRequest, CreateResponseRequest
 from orrery.wire.shapes import ListPage, Usage
+from orrery.wire.validation import parse_request
 
 NOT_READY = ("queued", "in_progress")
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A background response as created: its object and the events its stream starts with."""
+
+    response: dict[str, Any]
+    events: list[dict[str, Any]]
 _NO_USAGE: Usage = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                     "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0}
 
@@ -43,6 +55,14 @@ def _check_context(request: CreateResponseRequest) -> None:
         raise InvalidRequest("Mutually exclusive parameters: 'conversation' and 'previous_response_id'. "
                              "Provide one of them, not both.", param="conversation",
                              code="mutually_exclusive_parameters")
+
+
+def _check_background_options(request: CreateResponseRequest) -> None:
+    """The discounted completion windows are for background responses read by polling, as OpenAI has it."""
+    window = request.background_options.completion_window if request.background_options else None
+    if window in ("2h", "8h") and (not request.background or request.stream):
+        raise InvalidRequest(f"The '{window}' completion window requires 'background': true and no 'stream'.",
+                             param="background_options.completion_window", code="invalid_value")
 
 
 def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
@@ -55,6 +75,11 @@ def _input_items(request: CreateResponseRequest) -> list[dict[str, Any]]:
             raise InvalidRequest("A compaction_trigger item must be the last input item.",
                                  param=f"input[{position}]", code="invalid_value")
     return items
+
+
+def _stored_input(input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The input as stored: a ``compaction_trigger`` asks for something, and is no item."""
+    return [item for item in input_items if item["type"] != "compaction_trigger"]
 
 
 def _all_to_compact(history: list[dict[str, Any]], input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,27 +145,112 @@ class ResponseService:
         self.sealer = sealer
         self.reasoning_history = reasoning_history
 
-    async def create(self, request: CreateResponseRequest) -> ResponseRun:
+    async def create(self, request: CreateResponseRequest, *, chain: list[dict[str, Any]] | None = None,
+                     generate: bool = True) -> ResponseRun:
         """Check everything checkable and prepare the run; its stream has not started.
+
+        ``chain``: the items of the chain ``previous_response_id`` ends, when the caller has
+        them (a WebSocket connection keeps its latest response's); ``generate=False``: the
+        response only takes its input in, and ends without calling the model.
 
         A stored response in a conversation holds the conversation from here on: if anything
         fails before the run exists, the hold is released here; after, the run releases it.
         """
-        if request.background:
-            raise InvalidRequest("Background responses are not supported by this server yet.",
-                                 param="background", code="unsupported_parameter")
         _check_context(request)
+        _check_background_options(request)
         provider, upstream_model = self.router.resolve(request.model)
         response_id = new_id("resp")
         input_items = await self._request_input(request)
-        hold, history = await self._context(request, response_id)
+        hold, history = (None, chain) if chain is not None else await self._context(request, response_id)
         try:
-            return await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
-                                            hold)
+            run = await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
+                                           hold)
         except BaseException:
             if hold is not None:
                 hold.release()
             raise
+        if not generate:
+            run.chat_body = None
+            run.compaction = None
+        return run
+
+    async def enqueue(self, request: CreateResponseRequest, body: bytes) -> Queued:
+        """Check everything checkable and store a background response, ``queued``, for a
+        background run on any process (``body``: the request as sent, sealed with it)."""
+        if not request.store:
+            raise InvalidRequest("Background responses must be stored: 'background': true needs 'store': true.",
+                                 param="store", code="invalid_value")
+        _check_context(request)
+        _check_background_options(request)
+        self.router.resolve(request.model)
+        response_id = new_id("resp")
+        input_items = await self._request_input(request)
+        hold, _ = await self._context(request, response_id)
+        try:
+            params = objects.response_params(request)
+            created_at_us = time.time_ns() // 1000
+            snapshot = objects.response_object(response_id=response_id, created_at=created_at_us // 1_000_000,
+                                               status="queued", params=params, output=[])
+            events = [{"type": "response.created", "sequence_number": 0, "response": snapshot},
+                      {"type": "response.queued", "sequence_number": 1, "response": snapshot}]
+            await self.store.enqueue(
+                response_id=response_id, created_at_us=created_at_us, params=params,
+                input_items=_stored_input(input_items), hold=hold,
+                sealed_request=self.sealer.seal({"request": body.decode()}), events=events)
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
+        return Queued(snapshot, events)
+
+    async def background_run(self, job: Job) -> ResponseRun:
+        """The run of a background response this process has taken from the queue: prepared
+        from its request as at creation, against the chain or conversation as they are now."""
+        opened = self.sealer.open(job.request)
+        if opened is None or not isinstance(opened.get("request"), str):
+            raise InvalidRequest("The request of this background response could not be read: the server's "
+                                 "state key changed since it was queued.", param="background")
+        request = parse_request(opened["request"].encode(), CreateResponseRequest)
+        provider, upstream_model = self.router.resolve(request.model)
+        input_items = await self._request_input(request)
+        hold = ConversationHold(self.conversations.store, job.conversation_id, job.response_id) \
+            if job.conversation_id is not None else None
+        try:
+            history = await self.conversations.store.all_items(hold.conversation_id) if hold is not None \
+                else await self._history(request.previous_response_id)
+            return await self._prepared_run(request, job.response_id, provider, upstream_model, input_items,
+                                            history, hold, queued_at_us=job.created_at_us)
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
+
+    async def fail_background(self, job: Job, error: APIError) -> list[dict[str, Any]]:
+        """Store a background response whose run could not start as ``failed``; its closing events."""
+        found = await self.store.get(job.response_id)
+        if found is None:
+            return []
+        stored, _ = found
+        code = "rate_limit_exceeded" if error.status_code == 429 else \
+            "invalid_prompt" if error.status_code < 500 else "server_error"
+        failed = _response_view(replace(stored, status="failed", error={"code": code, "message": error.message}), [])
+        events = [{"type": "response.failed", "sequence_number": QUEUED_EVENTS, "response": failed}]
+        hold = ConversationHold(self.conversations.store, job.conversation_id, job.response_id) \
+            if job.conversation_id is not None else None
+        record = self.store.resume(response_id=job.response_id, params=stored.params, hold=hold,
+                                   conversation_input=None)
+        await record.finish({**failed, "output": []}, None, events)
+        return events
+
+    async def check_resumable(self, response_id: str) -> None:
+        """Only a background response's events are kept, so only its stream can be read again."""
+        found = await self.store.get(response_id)
+        if found is None:
+            raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+        if not found[0].params.get("background"):
+            raise InvalidRequest("Only responses created with background=true can be streamed again: this one's "
+                                 "events were not kept. Retrieve it without 'stream'.", param="stream",
+                                 code="invalid_value")
 
     async def _request_input(self, request: CreateResponseRequest) -> list[dict[str, Any]]:
         """The request's input as the server keeps it: references resolved, sealed content checked."""
@@ -258,7 +368,8 @@ class ResponseService:
 
     async def _prepared_run(self, request: CreateResponseRequest, response_id: str, provider: ChatStreamer,
                             upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
-                            hold: ConversationHold | None) -> ResponseRun:
+                            hold: ConversationHold | None, queued_at_us: int | None = None) -> ResponseRun:
+        """``queued_at_us``: when a background response was queued (its run, taken from the queue)."""
         shown_history, shown_input = self._expanded(request, history, input_items)
         toolset, chat_body = await self._upstream_body(request, provider, upstream_model, shown_input, shown_history)
         truncate = request.truncation == "auto"
@@ -274,16 +385,18 @@ class ResponseService:
             if fitted.messages:
                 params["context_edits"] = [_truncation_edit(fitted, limit)]
         conversation_id = request.conversation_id
-        created_at_us = time.time_ns() // 1000
-        record = None
+        created_at_us = queued_at_us or time.time_ns() // 1000
+        record: RunRecord | None = None
         if request.store:
-            stored_input = [item for item in input_items if item["type"] != "compaction_trigger"]  # asks, is no item
-            record = self.store.begin(
-                response_id=response_id, created_at_us=created_at_us, params=params, input_items=stored_input,
-                hold=hold,
-                conversation_input=[objects.input_item_view(item) for item in stored_input] if conversation_id
-                else None,
-            )
+            stored_input = _stored_input(input_items)
+            conversation_input = [objects.input_item_view(item) for item in stored_input] if conversation_id \
+                else None
+            if queued_at_us is not None:
+                record = self.store.resume(response_id=response_id, params=params, hold=hold,
+                                           conversation_input=conversation_input)
+            else:
+                record = self.store.begin(response_id=response_id, created_at_us=created_at_us, params=params,
+                                          input_items=stored_input, hold=hold, conversation_input=conversation_input)
         return ResponseRun(
             response_id=response_id,
             created_at_us=created_at_us,
@@ -295,6 +408,8 @@ class ResponseService:
             toolset=toolset,
             seal=self.sealer.seal if request.include and "reasoning.encrypted_content" in request.include else None,
             compaction=compaction,
+            queued=queued_at_us is not None,
+            context=[*history, *_stored_input(input_items)],
         )
 
     async def _compaction_for(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,

@@ -1,8 +1,9 @@
 """Leases on in-progress responses, so a response whose process died does not stay in progress.
 
 The process running a response renews its lease, and its hold on its conversation, while it
-runs; every process also sweeps: a response whose lease ran out is marked ``failed`` and the
-conversation it held is freed. A conversation held by a response that died before its row was
+runs (every process renews the holds of queued background responses); every process also
+sweeps: a response whose lease ran out is marked ``failed`` and the conversation it held is
+freed. A conversation held by a response that died before its row was
 written is free again once its hold is older than the lease. Renewals and sweeps are one batched
 write per period for all of a process's responses, off the token path.
 """
@@ -14,6 +15,7 @@ import contextlib
 
 from sqlalchemy import and_, select, update
 
+from orrery.store.background import expired_jobs_write
 from orrery.store.common import now_us
 from orrery.store.schema import conversations, responses
 from orrery.store.writer import BatchWriter, Write
@@ -60,7 +62,10 @@ class ResponseLeases:
                 write.append((update(conversations).where(
                     and_(conversations.c.id.in_(held), conversations.c.active_response_id.in_(running)),
                 ).values(active_since=now), None))
+        write.append((update(conversations).where(conversations.c.active_response_id.in_(
+            select(responses.c.id).where(responses.c.status == "queued"))).values(active_since=now), None))
         expired = and_(responses.c.status == "in_progress", responses.c.lease_expires_at < now)
+        write += expired_jobs_write(now)
         write.append((update(conversations).where(and_(
             conversations.c.id.in_(select(responses.c.conversation_id).where(expired)),
             conversations.c.active_response_id.in_(select(responses.c.id).where(expired)),

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orrery.store.background import events_write, job_done_write, job_write
 from orrery.store.common import Order, Page, keyset_page, storable
 from orrery.store.conversations import ConversationHold
 from orrery.store.response_leases import ResponseLeases
-from orrery.store.schema import MODEL_LENGTH, Json, response_items, responses
+from orrery.store.schema import MODEL_LENGTH, Json, response_events, response_items, response_jobs, responses
 from orrery.store.writer import BatchWriter, Write
 
 HISTORY = text(
@@ -52,6 +53,16 @@ def _item_rows(response_id: str, role: str, items: list[dict[str, Any]]) -> list
     ]
 
 
+def _row(response_id: str, created_at_us: int, params: dict[str, Any], hold: ConversationHold | None,
+         owner: str | None) -> dict[str, Any]:
+    return {
+        "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
+        "model": params["model"], "previous_response_id": params["previous_response_id"],
+        "conversation_id": hold.conversation_id if hold else None, "params": params, "usage": None, "error": None,
+        "incomplete_details": None, "owner": owner,
+    }
+
+
 def _insert_write(row: dict[str, Any], item_rows: list[dict[str, Any]]) -> Write:
     write: Write = [(insert(responses), [row])]
     if item_rows:
@@ -73,31 +84,41 @@ class RunRecord:
     conversation with that write however it ends.
 
     A response that ends within ``IN_PROGRESS_AFTER`` seconds is written once, in its final
-    state, in one transaction. One that runs longer gets its in-progress row (and input items)
-    written then, so other requests see it as ``in_progress``, with a lease this process renews
-    (see ``response_leases``); its end is an update. Either way
-    the final write is awaited before the last event, so a client can chain on it at once.
+    state, in one transaction, unless it is announced first (a streamed response, whose id a
+    client has before it ends). One that runs longer, or is announced, gets its in-progress row
+    (and input items) written then, so other requests see it as ``in_progress``, with a lease
+    this process renews (see ``response_leases``); its end is an update. Either way the final
+    write is awaited before the last event, so a client can chain on it at once.
     """
 
     IN_PROGRESS_AFTER = 0.05
 
     def __init__(self, writer: BatchWriter, leases: ResponseLeases, row: dict[str, Any],
                  input_rows: list[dict[str, Any]], hold: ConversationHold | None,
-                 conversation_input: list[dict[str, Any]]) -> None:
+                 conversation_input: list[dict[str, Any]], *, written: bool = False) -> None:
+        """``written``: the in-progress row exists already (a background response)."""
         self._writer = writer
         self._leases = leases
         self._row = row
         self._input_rows = input_rows
         self._hold = hold
         self._conversation_input = conversation_input
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+        self._timer: asyncio.TimerHandle | None = None if written else asyncio.get_running_loop().call_later(
             self.IN_PROGRESS_AFTER, self._write_in_progress)
 
-    def _write_in_progress(self) -> None:
+    def _in_progress_write(self) -> Write:
         self._timer = None
         self._leases.running[self._row["id"]] = self._row["conversation_id"]
-        self._writer.submit_detached(_insert_write({**self._row, "lease_expires_at": self._leases.expiry()},
-                                                   self._input_rows))
+        return _insert_write({**self._row, "lease_expires_at": self._leases.expiry()}, self._input_rows)
+
+    def _write_in_progress(self) -> None:
+        self._writer.submit_detached(self._in_progress_write())
+
+    async def announce(self) -> None:
+        """Write the in-progress row now, and wait for it: the response's id is about to be sent."""
+        if self._timer is not None:
+            self._timer.cancel()
+            await self._writer.submit(self._in_progress_write())
 
     def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
         response_id = response["id"]
@@ -121,13 +142,40 @@ class RunRecord:
             write += self._hold.release_with(self._conversation_input + response["output"] if answered else [])
         return write
 
-    async def finish(self, response: dict[str, Any], completed_at_us: int | None) -> None:
-        """Store the final state and output, and wait until it is committed."""
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None,
+                     closing_events: list[dict[str, Any]]) -> None:
+        """Store the final state and output, and wait until it is committed. ``closing_events``:
+        the events that end the stream, the terminal one last."""
         await self._writer.submit(self._final_write(response, completed_at_us))
 
     def abandon(self, response: dict[str, Any]) -> None:
         """Store a run cut short (client gone); not awaited."""
         self._writer.submit_detached(self._final_write(response, None))
+
+
+class BackgroundRecord(RunRecord):
+    """A background response's record: its row exists from its creation; its end also logs the
+    stream's closing events and drops its job, in the same transaction."""
+
+    def __init__(self, writer: BatchWriter, leases: ResponseLeases, row: dict[str, Any],
+                 hold: ConversationHold | None, conversation_input: list[dict[str, Any]]) -> None:
+        super().__init__(writer, leases, row, [], hold, conversation_input, written=True)
+        self.stopped_error: dict[str, Any] | None = None
+        """Set when the server stops the run (shutting down): it is then stored ``failed`` with it."""
+
+    def ended(self, response: dict[str, Any], completed_at_us: int | None,
+              closing_events: list[dict[str, Any]]) -> Write:
+        return [*self._final_write(response, completed_at_us), *events_write(response["id"], closing_events),
+                *job_done_write(response["id"])]
+
+    async def finish(self, response: dict[str, Any], completed_at_us: int | None,
+                     closing_events: list[dict[str, Any]]) -> None:
+        await self._writer.submit(self.ended(response, completed_at_us, closing_events))
+
+    def abandon(self, response: dict[str, Any]) -> None:
+        if self.stopped_error is not None:
+            response = {**response, "status": "failed", "error": self.stopped_error}
+        self._writer.submit_detached(self.ended(response, None, []))
 
 
 class ResponseStore:
@@ -145,20 +193,30 @@ class ResponseStore:
 
         ``hold``: the response's hold on its conversation, released by its final write, which
         appends ``conversation_input`` (the input as conversation items) and the output."""
-        row = {
-            "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
-            "model": params["model"], "previous_response_id": params["previous_response_id"],
-            "conversation_id": hold.conversation_id if hold else None, "params": params, "usage": None, "error": None,
-            "incomplete_details": None, "owner": owner,
-        }
+        row = _row(response_id, created_at_us, params, hold, owner)
         return RunRecord(self.writer, self.leases, row, _item_rows(response_id, "input", input_items), hold,
                          conversation_input or [])
+
+    async def enqueue(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
+                      input_items: list[dict[str, Any]], hold: ConversationHold | None, sealed_request: str,
+                      events: list[dict[str, Any]], owner: str | None = None) -> None:
+        """Store a background response, ``queued``, with its job and first events; wait for it."""
+        row = {**_row(response_id, created_at_us, params, hold, owner), "status": "queued"}
+        await self.writer.submit([*_insert_write(row, _item_rows(response_id, "input", input_items)),
+                                  *job_write(response_id, sealed_request), *events_write(response_id, events)])
+
+    def resume(self, *, response_id: str, params: dict[str, Any], hold: ConversationHold | None,
+               conversation_input: list[dict[str, Any]] | None) -> BackgroundRecord:
+        """The record of a background response this process has claimed (its row is in progress)."""
+        row = _row(response_id, 0, params, hold, None)
+        return BackgroundRecord(self.writer, self.leases, row, hold, conversation_input or [])
 
     async def delete(self, response_id: str) -> bool:
         if not storable(response_id):
             return False
         async with self.engine.begin() as connection:
-            await connection.execute(delete(response_items).where(response_items.c.response_id == response_id))
+            for dependent in (response_items, response_events, response_jobs):
+                await connection.execute(delete(dependent).where(dependent.c.response_id == response_id))
             result = await connection.execute(delete(responses).where(responses.c.id == response_id))
         return result.rowcount > 0
 

@@ -51,9 +51,32 @@ responses = Table(
     Index("ix_responses_created_at_id", "created_at", "id"),
     Index("ix_responses_in_progress_lease", "lease_expires_at", sqlite_where=text("status = 'in_progress'"),
           postgresql_where=text("status = 'in_progress'")),
+    Index("ix_responses_queued", "created_at", sqlite_where=text("status = 'queued'"),
+          postgresql_where=text("status = 'queued'")),
 )
 """An ``in_progress`` row holds a lease (µs) its process renews; one whose lease ran out was left
-by a process that died, and is marked failed."""
+by a process that died, and is marked failed. A ``queued`` row is a background response no
+process has taken yet."""
+
+response_jobs = Table(
+    "response_jobs",
+    metadata,
+    Column("response_id", String(ID_LENGTH), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("request", Text, nullable=False),
+    Column("cancel_requested", Integer, nullable=False),
+)
+"""What a background response runs from: its create request, sealed under the state key (it may
+hold secrets, such as MCP authorization), until the run ends. ``cancel_requested`` tells the
+process running it to stop."""
+
+response_events = Table(
+    "response_events",
+    metadata,
+    Column("response_id", String(ID_LENGTH), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("sequence_number", Integer, primary_key=True),
+    Column("data", Json, nullable=False),
+)
+"""Every event of a background response, as it was streamed, so a stream can be resumed anywhere."""
 
 response_items = Table(
     "response_items",

@@ -135,6 +135,7 @@ def response_params(request: CreateResponseRequest) -> dict[str, Any]:
         "safety_identifier": request.safety_identifier,
         "service_tier": SERVICE_TIER_SHOWN.get(request.service_tier or "auto", request.service_tier),
         "store": request.store,
+        "background": bool(request.background),
         "temperature": request.temperature,
         "text": _text_config(request),
         "tool_choice": _tool_choice(request),

@@ -41,8 +41,10 @@ def _entries(rows: dict[str, tuple[Policy, str]]) -> dict[str, Entry]:
 
 PARAMETERS = _entries({
     "access_programs": (ECHOED, "OpenAI's access programs; a program given is shown, none applies here"),
-    "background": (REFUSED, "background responses are not run yet (`background: false` is accepted)"),
-    "background_options": (REFUSED, "options of background execution, which this server does not run yet"),
+    "background": (IMPLEMENTED, "queued at once and run by any server process on the store; streams resume "
+                                "from any `sequence_number`; cancellable"),
+    "background_options": (IMPLEMENTED, "checked as OpenAI does (`2h` and `8h` need `background: true` without "
+                                        "`stream`); every window runs as soon as a worker is free"),
     "context_management": (IMPLEMENTED, "past `compact_threshold` tokens (else the window), the earlier context is "
                                         "compacted first, as a `compaction` output item"),
     "conversation": (IMPLEMENTED, "the conversation's items are shown first; the turn is appended to it"),

@@ -200,9 +200,8 @@ class PromptCacheOptions(StrictModel):
 
 ServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
 
-REFUSED_PARAMETERS = tuple(name for name, entry in PARAMETERS.items() if entry.policy == REFUSED
-                           and name != "background")
-"""Refused whatever their value (``background`` only when true: the service refuses it)."""
+REFUSED_PARAMETERS = tuple(name for name, entry in PARAMETERS.items() if entry.policy == REFUSED)
+"""Refused whatever their value."""
 
 
 class ModelContext(StrictModel):

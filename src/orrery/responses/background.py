@@ -1,0 +1,246 @@
+"""Background responses: the pool of runs each process takes from the store's queue, the streams
+that follow a run from any process, and cancellation.
+
+A run here publishes its events to a ``RunFeed`` that streams in this process follow at once, and
+logs them (batched, off the token path) for streams anywhere else, which poll the log every
+``poll`` seconds. The same period bounds how long a queued response waits for another process
+to take it and how long a cancellation takes to reach the process running it.
+
+A process that dies mid-run leaves its responses ``in_progress`` until their lease runs out;
+they are then marked ``failed`` (see ``response_leases``), and a stream following one ends with
+that ``response.failed``. They are not run again: their events were already streamed, and a
+second run would stream different ones under the same sequence numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from orrery.errors import APIError, InvalidRequest
+from orrery.responses.events import QUEUED_EVENTS, TERMINAL
+from orrery.responses.orchestrator import ResponseRun
+from orrery.store.background import BackgroundStore, Job, events_write
+from orrery.store.response_leases import ResponseLeases
+from orrery.store.responses import BackgroundRecord
+from orrery.store.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("queued", "in_progress")
+STOPPED = {"code": "server_error", "message": "The server stopped before this response finished."}
+
+
+class BackgroundService(Protocol):
+    async def background_run(self, job: Job) -> ResponseRun: ...
+
+    async def fail_background(self, job: Job, error: APIError) -> list[dict[str, Any]]: ...
+
+    async def retrieve(self, response_id: str, include: list[str]) -> dict[str, Any]: ...
+
+
+class RunFeed:
+    """The events of one run in this process, for the streams that follow it here."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        """The sequence number of the feed's first event."""
+        self.events: list[dict[str, Any]] = []
+        self.done = False
+        self._changed = asyncio.Event()
+
+    def publish(self, batch: list[dict[str, Any]]) -> None:
+        self.events.extend(batch)
+        self._wake()
+
+    def close(self) -> None:
+        self.done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def after(self, sequence: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """The feed's events past ``sequence``, as they come, until the run ends."""
+        position = max(0, sequence + 1 - self.first)
+        while True:
+            if position < len(self.events):
+                batch = self.events[position:]
+                position = len(self.events)
+                yield batch
+                continue
+            if self.done:
+                return
+            await self._changed.wait()
+
+
+class BackgroundRunner:
+    def __init__(self, service: BackgroundService, store: BackgroundStore, writer: BatchWriter,
+                 leases: ResponseLeases, *, concurrency: int, poll: float) -> None:
+        """``concurrency``: runs at once in this process; ``poll``: seconds between looks at the
+        store for queued responses, cancellations and the events of runs elsewhere."""
+        self.service = service
+        self.store = store
+        self.writer = writer
+        self.leases = leases
+        self.concurrency = concurrency
+        self.poll = poll
+        self.feeds: dict[str, RunFeed] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._records: dict[str, BackgroundRecord] = {}
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="orrery-background")
+
+    def wake(self) -> None:
+        """Look for queued responses now (one was just queued here)."""
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        """Stop taking jobs; runs still going are stored ``failed`` (the server stopped)."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        for response_id, task in list(self._tasks.items()):
+            record = self._records.get(response_id)
+            if record is not None:
+                record.stopped_error = STOPPED
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.poll)
+            self._wakeup.clear()
+            try:
+                await self._take_jobs()
+                await self._take_cancellations()
+            except Exception:
+                log.exception("background responses: the store could not be read; retrying")
+
+    async def _take_jobs(self) -> None:
+        room = self.concurrency - len(self._tasks)
+        if room <= 0:
+            return
+        for job in await self.store.claim(room, self.leases.expiry()):
+            self.leases.running[job.response_id] = job.conversation_id
+            feed = RunFeed(QUEUED_EVENTS)
+            self.feeds[job.response_id] = feed
+            self._tasks[job.response_id] = asyncio.create_task(self._execute(job, feed),
+                                                               name=f"orrery-background-{job.response_id}")
+
+    async def _take_cancellations(self) -> None:
+        if not self._tasks:
+            return
+        for response_id in await self.store.cancel_requested(list(self._tasks)):
+            task = self._tasks.get(response_id)
+            if task is not None:
+                task.cancel()
+
+    async def _execute(self, job: Job, feed: RunFeed) -> None:
+        response_id = job.response_id
+        try:
+            try:
+                run = await self.service.background_run(job)
+            except APIError as exc:
+                feed.publish(await self.service.fail_background(job, exc))
+                return
+            if isinstance(run.record, BackgroundRecord):
+                self._records[response_id] = run.record
+            async for batch in run.event_batches():
+                feed.publish(batch)
+                if batch and batch[-1]["type"] not in TERMINAL:  # the record logs the closing batch
+                    self.writer.submit_detached(events_write(response_id, batch))
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("background response %s failed", response_id)
+        finally:
+            feed.close()
+            self.feeds.pop(response_id, None)
+            self._tasks.pop(response_id, None)
+            self._records.pop(response_id, None)
+            self.leases.running.pop(response_id, None)
+
+    # streams
+
+    async def follow(self, response_id: str, after: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """The response's events past sequence number ``after``: those logged, then the live run's,
+        here or on another process, until its terminal event (or its cancellation)."""
+        seen = after
+        while True:
+            feed = self.feeds.get(response_id)
+            if feed is not None and seen + 1 >= feed.first:
+                async for batch in feed.after(seen):
+                    yield batch
+                    seen = batch[-1]["sequence_number"]
+                if feed.events and feed.events[-1]["type"] in TERMINAL:
+                    return
+            events = await self.store.events_after(response_id, seen)
+            if events:
+                yield events
+                seen = events[-1]["sequence_number"]
+                if events[-1]["type"] in TERMINAL:
+                    return
+                continue
+            status = await self.store.status(response_id)
+            if status not in UNFINISHED:
+                async for batch in self._ending(response_id, status, seen):
+                    yield batch
+                return
+            await asyncio.sleep(self.poll)
+
+    async def _ending(self, response_id: str, status: str | None,
+                      seen: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """What a stream still shows of a run that ended: events logged since the last look, else
+        the terminal event of a run whose process died (its end is known only from its row)."""
+        events = await self.store.events_after(response_id, seen)
+        if events:
+            yield events
+            return
+        if status in ("completed", "failed", "incomplete"):
+            view = await self.service.retrieve(response_id, [])
+            yield [{"type": f"response.{status}", "sequence_number": seen + 1, "response": view}]
+
+    # cancellation
+
+    async def cancel(self, response_id: str) -> dict[str, Any]:
+        """``POST /v1/responses/{id}/cancel``: a queued or running background response stops and
+        is stored ``cancelled``; cancelling it again answers the same."""
+        view = await self.service.retrieve(response_id, [])
+        if not view["background"]:
+            raise InvalidRequest("Only responses created with background=true can be cancelled.",
+                                 param="response_id", code="invalid_value")
+        status = view["status"]
+        if status == "cancelled":
+            return view
+        if status not in UNFINISHED:
+            raise InvalidRequest(f"Cannot cancel a response that has already finished (it is {status}).",
+                                 param="response_id", code="invalid_value")
+        if status == "queued" and await self.store.cancel_queued(response_id):
+            return await self.service.retrieve(response_id, [])
+        task = self._tasks.get(response_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        else:
+            await self.store.request_cancel(response_id)
+            await self._until_finished(response_id)
+        await self.writer.submit([])  # the cancelled run's final write is committed before this one
+        return await self.service.retrieve(response_id, [])
+
+    async def _until_finished(self, response_id: str) -> None:
+        """Wait (a bounded while) for the process running the response to stop it."""
+        for _ in range(max(50, int(10 / self.poll))):
+            if await self.store.status(response_id) not in UNFINISHED:
+                return
+            await asyncio.sleep(self.poll / 2)
