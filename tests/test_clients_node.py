@@ -79,6 +79,35 @@ def test_openai_node_sdk_compacts_and_counts(server, upstream, model):
         {"role": "user", "content": "Three days. What should I see?"}]
 
 
+def test_openai_node_sdk_resumes_and_cancels_background_responses(server, upstream, model):
+    """responses.retrieve(id, {stream: true}) yields the run's events (it yielded none when the
+    server answered JSON), from ``starting_after`` on; responses.cancel stops a run."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="from the background"), Reply(text="z" * 300, chunk=1, delay=0.02))
+    result = run_node("openai_sdk.mjs", "background", server.base_url, model)
+    types = [event["type"] for event in result["resumed"]]
+    assert types[:3] == ["response.created", "response.queued", "response.in_progress"]
+    assert types[-1] == "response.completed"
+    assert [event["sequence_number"] for event in result["resumed"]] == list(range(len(types)))
+    assert result["after"] == list(range(3, len(types)))
+    assert (result["queued_status"], result["output_text"]) == ("queued", "from the background")
+    assert result["cancelled_status"] == "cancelled"
+
+
+def test_openai_node_sdk_websocket_mode(server, upstream, model):
+    """The SDK's ResponsesWS (over the ``ws`` package): a store: false chain on one connection,
+    then the error event for a response the connection does not have."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="one"), Reply(text="two"))
+    result = run_node("openai_sdk.mjs", "websocket", server.base_url, model)
+    assert [turn["output_text"] for turn in result["turns"]] == ["one", "two"]
+    assert all(turn["types"][:2] == ["response.created", "response.in_progress"] for turn in result["turns"])
+    assert upstream.bodies(name)[-1]["messages"] == [
+        {"role": "user", "content": "First turn."}, {"role": "assistant", "content": "one"},
+        {"role": "user", "content": "Second turn."}]
+    assert result["error"]["code"] == "previous_response_not_found" and result["error_status"] == 404
+
+
 @pytest.mark.parametrize("reasoning", [False, True], ids=["plain", "reasoning"])
 def test_ai_sdk_tool_loop(server, upstream, model, reasoning):
     """generateText over openai.responses() runs a zod tool, then answers, in two steps."""

@@ -1,6 +1,7 @@
 // The openai Node SDK against orrery: `node openai_sdk.mjs SCENARIO BASE_URL MODEL`.
-// SCENARIO is text, stream, tool or compact; prints one JSON object to stdout.
+// SCENARIO is text, stream, tool, compact, background or websocket; prints one JSON object to stdout.
 import OpenAI from "openai";
+import { ResponsesWS } from "openai/resources/responses/ws";
 
 const [scenario, baseURL, model] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey: "test-key", maxRetries: 0 });
@@ -62,7 +63,58 @@ async function compact() {
            usage: compacted.usage, input_tokens: counted.input_tokens, output_text: next.output_text };
 }
 
-const scenarios = { text, stream, tool, compact };
+async function background() {
+  const queued = await client.responses.create({ model, input: "Work on it.", background: true });
+  const resumed = [];
+  for await (const event of await client.responses.retrieve(queued.id, { stream: true })) {
+    resumed.push({ type: event.type, sequence_number: event.sequence_number });
+  }
+  const after = [];
+  for await (const event of await client.responses.retrieve(queued.id, { stream: true, starting_after: 2 })) {
+    after.push(event.sequence_number);
+  }
+  const long = await client.responses.create({ model, input: "Take your time.", background: true });
+  const cancelled = await client.responses.cancel(long.id);
+  const stored = await client.responses.retrieve(queued.id);
+  return { queued_status: queued.status, resumed, after, output_text: stored.output_text,
+           cancelled_status: cancelled.status };
+}
+
+function nextTerminal(socket) {
+  return new Promise((resolve, reject) => {
+    const types = [];
+    const onEvent = (event) => {
+      types.push(event.type);
+      if (["response.completed", "response.failed", "response.incomplete", "error"].includes(event.type)) {
+        socket.off("event", onEvent);
+        resolve({ types, last: event });
+      }
+    };
+    socket.on("event", onEvent);
+    socket.on("error", reject);
+  });
+}
+
+async function websocket() {
+  const socket = new ResponsesWS(client);
+  const turns = [];
+  let previous;
+  for (const input of ["First turn.", "Second turn."]) {
+    const done = nextTerminal(socket);
+    socket.send({ type: "response.create", model, input, store: false,
+                  ...(previous ? { previous_response_id: previous } : {}) });
+    const { types, last } = await done;
+    previous = last.response?.id;
+    turns.push({ types, status: last.response?.status, output_text: last.response?.output?.[0]?.content?.[0]?.text });
+  }
+  const missing = nextTerminal(socket);
+  socket.send({ type: "response.create", model, input: "x", store: false, previous_response_id: "resp_gone" });
+  const { last } = await missing;
+  socket.close();
+  return { turns, error: last.error ?? null, error_status: last.status ?? null };
+}
+
+const scenarios = { text, stream, tool, compact, background, websocket };
 try {
   console.log(JSON.stringify(await scenarios[scenario]()));
 } catch (error) {
