@@ -6,6 +6,10 @@ errors for a response it does not have, the error envelope, ``generate: false`` 
 
 from __future__ import annotations
 
+import asyncio
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,8 +19,8 @@ from openai.types.responses import ResponsesServerEvent
 from pydantic import TypeAdapter
 from websockets.sync.client import connect
 
-from conftest import Server, upstream_name
-from scripted_upstream import Reply
+from conftest import Server, provider_config, start_server, stop_server, upstream_name
+from scripted_upstream import Reply, ToolCall
 from wire import TERMINAL, check_events, output_text
 
 SERVER_EVENT = TypeAdapter(ResponsesServerEvent)
@@ -158,3 +162,48 @@ def test_stream_id_is_echoed_and_steering_is_refused_in_the_sdk_shape(server: Se
         assert refused["type"] == "response.steer.failed"
         assert refused["error"]["code"] == "steering_not_supported" and refused["steer"]["input"] == "go left"
 
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def logged_server(request: pytest.FixtureRequest, upstream, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """A server of its own that logs each request, so a test can tell the socket from HTTP."""
+    db_url = f"sqlite:///{tmp_path / 'ws.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    log_path = tmp_path / "server.log"
+    process, url = start_server({"providers": provider_config(upstream), "db": db_url, "data_dir": str(tmp_path)},
+                                log_path=log_path, extra_args=("--log-level", "info"))
+    try:
+        yield Server(url=url, backend=request.param, db_url=db_url, pid=process.pid), log_path
+    finally:
+        stop_server(process)
+
+
+def test_pydantic_ai_runs_a_tool_loop_over_the_socket(logged_server, upstream, model: str) -> None:
+    """``openai_transport='websocket'``: both turns of a tool loop go over one connection, the
+    second sending only the tool's output after ``previous_response_id``."""
+    from pydantic_ai import Agent
+    from pydantic_ai.exceptions import UnsupportedSettingWarning
+    from pydantic_ai.models.openai import OpenAIResponsesModel, OpenAIResponsesModelSettings
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    server, log_path = logged_server
+    name = upstream_name(model)
+    upstream.script(name, Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}', id="call_ws1")]),
+                    Reply(text="Sunny in Paris."))
+    provider = OpenAIProvider(base_url=server.base_url, api_key="test-key")
+    settings = OpenAIResponsesModelSettings(openai_transport="websocket")
+    agent = Agent(OpenAIResponsesModel(model, provider=provider, settings=settings))
+
+    @agent.tool_plain
+    def get_weather(city: str) -> str:
+        """Weather by city."""
+        return f"sunny in {city}"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnsupportedSettingWarning)
+        result = asyncio.run(agent.run("Weather in Paris?"))
+    assert result.output == "Sunny in Paris."
+    messages = upstream.bodies(name)[-1]["messages"]
+    assert messages[0] == {"role": "user", "content": "Weather in Paris?"}
+    assert messages[-1] == {"role": "tool", "tool_call_id": "call_ws1", "content": "sunny in Paris"}
+    log = log_path.read_text()
+    assert log.count("WebSocket /v1/responses") == 1 and "POST /v1/responses" not in log, log
