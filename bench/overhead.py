@@ -211,13 +211,16 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None
 
 @contextmanager
 def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str = "orrery",
-                   recording: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``recording`` is the YAML ``recording`` section (mode and dir); none means live."""
+                   recording: dict[str, str] | None = None,
+                   settings: dict[str, Any] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``recording`` is the YAML ``recording`` section (mode and dir); none means live.
+    ``settings``: more of the YAML, over the defaults (its own SQLite file in ``workdir``)."""
     config = workdir / f"{name}.yaml"
     config.write_text(json.dumps({
         "providers": [{"id": "up", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
         "db": f"sqlite:///{workdir}/{name}.db",
         **({"recording": recording} if recording else {}),
+        **(settings or {}),
     }))
     port = free_port()
     log = workdir / f"{name}.log"

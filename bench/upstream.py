@@ -6,6 +6,10 @@ echo reply ("echo: hello" in 4-character deltas, like tests/scripted_upstream.py
 usage chunk when the body asks for ``stream_options.include_usage``. The whole SSE body is written
 at once with a Content-Length, so the upstream costs as little as possible per request.
 Other paths answer 404. HTTP/1.1 keep-alive and pipelining are supported; nothing else is.
+
+A model named ``paced-N-MS`` (``up/paced-200-20`` through orrery) gets instead N one-token deltas
+("tok ") written MS milliseconds apart, as a real model streams; answers on one connection still
+leave in order.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ def _sse(chunks: list[dict[str, Any]]) -> bytes:
     return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
 
-def _http(status: str, content_type: bytes, body: bytes) -> bytes:
+def _head(status: str, content_type: bytes, length: int) -> bytes:
     return (f"HTTP/1.1 {status}\r\ncontent-type: ".encode() + content_type
-            + f"\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+            + f"\r\ncontent-length: {length}\r\n\r\n".encode())
+
+
+def _http(status: str, content_type: bytes, body: bytes) -> bytes:
+    return _head(status, content_type, len(body)) + body
 
 
 def canned_responses() -> tuple[bytes, bytes]:
@@ -61,19 +69,66 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-def _answer(head: bytes, body: bytes) -> bytes:
+Pieces = tuple[list[bytes], float]
+"""An answer written in pieces, with the pause before each piece after the first."""
+
+
+def paced(deltas: int, pause_ms: int) -> Pieces:
+    frames = [b"data: " + orjson.dumps(_chunk({"role": "assistant", "content": ""})) + b"\n\n"]
+    frames += [b"data: " + orjson.dumps(_chunk({"content": "tok "})) + b"\n\n" for _ in range(deltas)]
+    usage = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "m",
+             "choices": [], "usage": {**USAGE, "completion_tokens": deltas, "total_tokens": 2 + deltas}}
+    frames[-1] += b"data: " + orjson.dumps(_chunk({}, "stop")) + b"\n\n"
+    frames[-1] += b"data: " + orjson.dumps(usage) + b"\n\ndata: [DONE]\n\n"
+    head = _head("200 OK", b"text/event-stream", sum(len(frame) for frame in frames))
+    return [head + frames[0], *frames[1:]], pause_ms / 1000
+
+
+def _answer(head: bytes, body: bytes) -> bytes | Pieces:
     if not head.startswith(b"POST /v1/chat/completions "):
         return NOT_FOUND
-    options = orjson.loads(body).get("stream_options") or {}
+    request = orjson.loads(body)
+    model = str(request.get("model", ""))
+    if model.startswith("paced-"):
+        _, deltas, pause_ms = model.split("-")
+        return paced(int(deltas), int(pause_ms))
+    options = request.get("stream_options") or {}
     return WITH_USAGE if options.get("include_usage") else PLAIN
 
 
 class UpstreamProtocol(asyncio.Protocol):
-    """One client connection: parse requests out of the byte stream, answer each at once."""
+    """One client connection: parse requests out of the byte stream, answer each at once (a paced
+    one piece by piece, the answers after it waiting their turn)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
+        self.writing: asyncio.Task[None] | None = None
+
+    def _write(self, answers: list[bytes | Pieces]) -> None:
+        assert self.transport is not None
+        if self.writing is None and all(isinstance(answer, bytes) for answer in answers):
+            self.transport.write(b"".join(cast(list[bytes], answers)))
+            return
+        self.writing = asyncio.get_running_loop().create_task(self._write_in_turn(self.writing, answers))
+
+    async def _write_in_turn(self, before: asyncio.Task[None] | None, answers: list[bytes | Pieces]) -> None:
+        assert self.transport is not None
+        if before is not None:
+            await before
+        for answer in answers:
+            if isinstance(answer, bytes):
+                self.transport.write(answer)
+                continue
+            pieces, pause = answer
+            self.transport.write(pieces[0])
+            for piece in pieces[1:]:
+                await asyncio.sleep(pause)
+                if self.transport.is_closing():
+                    return
+                self.transport.write(piece)
+        if self.writing is asyncio.current_task():
+            self.writing = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -81,7 +136,7 @@ class UpstreamProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self.buffer += data
-        out = []
+        out: list[bytes | Pieces] = []
         while True:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -94,7 +149,7 @@ class UpstreamProtocol(asyncio.Protocol):
             self.buffer = self.buffer[end + 4 + length:]
             out.append(_answer(head, body))
         if out:
-            self.transport.write(b"".join(out))
+            self._write(out)
 
 
 async def serve(port: int) -> None:

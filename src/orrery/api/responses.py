@@ -54,8 +54,12 @@ async def _queued_stream(queued: Queued, background: BackgroundRunner) -> AsyncI
 
 async def _create_background(request: Request, raw: bytes, body: CreateResponseRequest) -> Response:
     wired = services(request)
-    queued = await wired.responses.enqueue(body, raw)
-    wired.background.wake()
+    claimed = wired.background.has_room()
+    queued = await wired.responses.enqueue(body, raw, claimed=claimed)
+    if claimed:
+        wired.background.run(queued.job)
+    else:
+        wired.background.wake()
     headers = {"x-response-id": queued.response["id"]}
     if body.stream:
         return StreamingResponse(encode_sse(_queued_stream(queued, wired.background)), media_type="text/event-stream",
@@ -136,7 +140,8 @@ async def retrieve_response(request: Request, response_id: str, stream: bool = F
     wired = services(request)
     if not stream:
         return JSONBody(await wired.responses.retrieve(response_id, include_param(request)))
-    await wired.responses.check_resumable(response_id)
+    if not wired.background.runs_here(response_id):
+        await wired.responses.check_resumable(response_id)
     after = -1 if starting_after is None else starting_after
     return StreamingResponse(encode_sse(wired.background.follow(response_id, after)),
                              media_type="text/event-stream", headers=SSE_HEADERS)

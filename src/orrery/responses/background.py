@@ -31,6 +31,8 @@ from orrery.store.writer import BatchWriter
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("queued", "in_progress")
+FEED_KEPT_FOR = 5.0
+"""Seconds a finished run's events stay in memory, for the streams that come for them right away."""
 STOPPED = {"code": "server_error", "message": "The server stopped before this response finished."}
 
 
@@ -93,6 +95,8 @@ class BackgroundRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._records: dict[str, BackgroundRecord] = {}
         self._wakeup = asyncio.Event()
+        self._feeds_changed = asyncio.Event()
+        """Set (and replaced) whenever a run starts here, for the streams waiting on it."""
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -101,6 +105,20 @@ class BackgroundRunner:
     def wake(self) -> None:
         """Look for queued responses now (one was just queued here)."""
         self._wakeup.set()
+
+    def has_room(self) -> bool:
+        """Whether this process may run one more response now."""
+        return len(self._tasks) < self.concurrency
+
+    def run(self, job: Job) -> None:
+        """Run a job this process has claimed."""
+        self.leases.running[job.response_id] = job.conversation_id
+        feed = RunFeed(QUEUED_EVENTS)
+        self.feeds[job.response_id] = feed
+        self._tasks[job.response_id] = asyncio.create_task(self._execute(job, feed),
+                                                           name=f"orrery-background-{job.response_id}")
+        self._feeds_changed.set()
+        self._feeds_changed = asyncio.Event()
 
     async def close(self) -> None:
         """Stop taking jobs; runs still going are stored ``failed`` (the server stopped)."""
@@ -132,11 +150,7 @@ class BackgroundRunner:
         if room <= 0:
             return
         for job in await self.store.claim(room, self.leases.expiry()):
-            self.leases.running[job.response_id] = job.conversation_id
-            feed = RunFeed(QUEUED_EVENTS)
-            self.feeds[job.response_id] = feed
-            self._tasks[job.response_id] = asyncio.create_task(self._execute(job, feed),
-                                                               name=f"orrery-background-{job.response_id}")
+            self.run(job)
 
     async def _take_cancellations(self) -> None:
         if not self._tasks:
@@ -166,10 +180,18 @@ class BackgroundRunner:
             log.exception("background response %s failed", response_id)
         finally:
             feed.close()
-            self.feeds.pop(response_id, None)
+            asyncio.get_running_loop().call_later(FEED_KEPT_FOR, self._forget, response_id, feed)
             self._tasks.pop(response_id, None)
             self._records.pop(response_id, None)
             self.leases.running.pop(response_id, None)
+
+    def _forget(self, response_id: str, feed: RunFeed) -> None:
+        if self.feeds.get(response_id) is feed:
+            del self.feeds[response_id]
+
+    def runs_here(self, response_id: str) -> bool:
+        """Whether the response runs (or just ran) in this process: it exists, in the background."""
+        return response_id in self.feeds
 
     # streams
 
@@ -197,7 +219,9 @@ class BackgroundRunner:
                 async for batch in self._ending(response_id, status, seen):
                     yield batch
                 return
-            await asyncio.sleep(self.poll)
+            if response_id not in self.feeds:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._feeds_changed.wait(), self.poll)
 
     async def _ending(self, response_id: str, status: str | None,
                       seen: int) -> AsyncIterator[list[dict[str, Any]]]:

@@ -42,10 +42,12 @@ NOT_READY = ("queued", "in_progress")
 
 @dataclass(frozen=True)
 class Queued:
-    """A background response as created: its object and the events its stream starts with."""
+    """A background response as created: its object, the events its stream starts with, and its
+    job (already this process's, when it was created claimed)."""
 
     response: dict[str, Any]
     events: list[dict[str, Any]]
+    job: Job
 _NO_USAGE: Usage = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                     "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0}
 
@@ -174,9 +176,10 @@ class ResponseService:
             run.compaction = None
         return run
 
-    async def enqueue(self, request: CreateResponseRequest, body: bytes) -> Queued:
+    async def enqueue(self, request: CreateResponseRequest, body: bytes, *, claimed: bool) -> Queued:
         """Check everything checkable and store a background response, ``queued``, for a
-        background run on any process (``body``: the request as sent, sealed with it)."""
+        background run on any process (``body``: the request as sent, sealed with it);
+        ``claimed``: this process runs it (the client still sees it created ``queued``)."""
         if not request.store:
             raise InvalidRequest("Background responses must be stored: 'background': true needs 'store': true.",
                                  param="store", code="invalid_value")
@@ -193,15 +196,16 @@ class ResponseService:
                                                status="queued", params=params, output=[])
             events = [{"type": "response.created", "sequence_number": 0, "response": snapshot},
                       {"type": "response.queued", "sequence_number": 1, "response": snapshot}]
+            sealed = self.sealer.seal({"request": body.decode()})
             await self.store.enqueue(
                 response_id=response_id, created_at_us=created_at_us, params=params,
-                input_items=_stored_input(input_items), hold=hold,
-                sealed_request=self.sealer.seal({"request": body.decode()}), events=events)
+                input_items=_stored_input(input_items), hold=hold, sealed_request=sealed, events=events,
+                claimed=claimed)
         except BaseException:
             if hold is not None:
                 hold.release()
             raise
-        return Queued(snapshot, events)
+        return Queued(snapshot, events, Job(response_id, created_at_us, request.conversation_id, sealed))
 
     async def background_run(self, job: Job) -> ResponseRun:
         """The run of a background response this process has taken from the queue: prepared
