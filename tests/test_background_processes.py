@@ -41,13 +41,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @contextmanager
 def processes(upstream: ScriptedUpstream, db_url: str, tmp_path: Path, names: list[str],
-              concurrency: int = 64) -> Iterator[dict[str, tuple[Server, Any]]]:
-    """Servers on one store and one data directory (so one state key), stopped on exit."""
+              concurrency: int = 64, own_key: frozenset[str] = frozenset()) -> Iterator[dict[str, tuple[Server, Any]]]:
+    """Servers on one store and one data directory (so one state key; those in ``own_key`` have a
+    data directory, so a key, of their own), stopped on exit."""
     with ExitStack() as stack:
         started: dict[str, tuple[Server, Any]] = {}
         for name in names:
+            data_dir = tmp_path / (f"data-{name}" if name in own_key else "data")
             config = {"providers": [{"id": "scripted", "base_url": upstream.caller_url(name), "timeout": 5}],
-                      "db": db_url, "data_dir": str(tmp_path / "data"), "response_lease": LEASE,
+                      "db": db_url, "data_dir": str(data_dir), "response_lease": LEASE,
                       "background": {"concurrency": concurrency, "poll": 0.05}}
             process, url = start_server(config, log_path=tmp_path / f"{name}.log")
             stack.callback(stop_server, process)
@@ -94,6 +96,18 @@ def test_queued_runs_go_to_any_process_and_streams_resume_on_another(upstream, m
         assert sorted(output_text(wait_for(a, i, "completed")) for i in ids) == [f"answer {i}" for i in range(4)]
         callers = Counter(upstream.callers(name))
         assert set(callers) == {"a", "b"}, callers  # a runs one at a time: b took some of a's
+
+
+def test_a_process_with_another_state_key_leaves_the_queue_alone(upstream, model, db_url, tmp_path) -> None:
+    """It could not open the sealed requests: the processes holding their key run them."""
+    name = upstream_name(model)
+    upstream.script(name, *[Reply(text=f"answer {i}", chunk=3, delay=0.05) for i in range(3)])
+    with processes(upstream, db_url, tmp_path, ["a", "stranger"], concurrency=1,
+                   own_key=frozenset({"stranger"})) as started:
+        a = started["a"][0]
+        ids = [client(a).responses.create(model=model, input=f"q{i}", background=True).id for i in range(3)]
+        assert sorted(output_text(wait_for(a, i, "completed")) for i in ids) == [f"answer {i}" for i in range(3)]
+    assert upstream.callers(name) == ["a", "a", "a"]
 
 
 def test_cancel_reaches_the_process_running_the_response(upstream, model, db_url, tmp_path) -> None:

@@ -105,7 +105,7 @@ def test_openai_node_sdk_websocket_mode(server, upstream, model):
     assert upstream.bodies(name)[-1]["messages"] == [
         {"role": "user", "content": "First turn."}, {"role": "assistant", "content": "one"},
         {"role": "user", "content": "Second turn."}]
-    assert result["error"]["code"] == "previous_response_not_found" and result["error_status"] == 404
+    assert result["error"]["code"] == "previous_response_not_found" and result["error_status"] == 400
 
 
 @pytest.mark.parametrize("reasoning", [False, True], ids=["plain", "reasoning"])

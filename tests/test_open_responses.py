@@ -6,6 +6,9 @@ The required keys and their types below are read off the OpenAPI document's sche
 response object and event the real server sends is checked against them, streamed and not, on
 both stores.
 
+WebSocket mode is checked the same way (its error envelope included), in the specification's
+seven compliance scenarios.
+
 Where the specification names an event differently from OpenAI (``response.reasoning.delta``
 against OpenAI's ``response.reasoning_text.delta``), the server keeps OpenAI's name, which the
 openai SDK validates, and its events carry every field the specification's event requires.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from conftest import Server, upstream_name
@@ -311,3 +315,108 @@ def test_a_compaction_is_a_compact_resource_and_continues_the_conversation(serve
     assert follow.status_code == 200, follow.text
     check_response_resource(follow.json())
     assert follow.json()["output"][0]["content"][0]["text"] == "1. Freeze the release branch."
+
+
+# ---------------------------------------------------------------------------------------------
+# WebSocket mode (the specification's REQ-WS rules and its seven compliance scenarios)
+
+WS_ERROR = {"status": INTEGER, "error": OBJECT}  # WebSocketErrorEvent
+
+
+def check_ws_frame(raw: str | bytes) -> dict[str, Any]:
+    """A server message: a streaming event of the specification, or its error envelope."""
+    assert isinstance(raw, str), "events are text frames"
+    event = orjson.loads(raw)
+    if event["type"] == "error":
+        check_keys(event, WS_ERROR, "websocket error")
+        assert fits(event["error"].get("code"), STRING) and fits(event["error"].get("message"), STRING), event
+        return event
+    assert event["type"] in EVENTS, f"an event the specification does not define: {event['type']}"
+    check_keys(event, EVENTS[event["type"]], event["type"])
+    if "response" in event:
+        check_response_resource(event["response"])
+    if "item" in event:
+        check_item(event["item"], f"{event['type']}.item")
+    return event
+
+
+def ws_turn(socket: Any, **create: Any) -> dict[str, Any]:
+    """One ``response.create`` (never ``stream``, ``stream_options`` or ``background``): its
+    terminal response, or its error event."""
+    socket.send(orjson.dumps({"type": "response.create", **create}).decode())
+    events = []
+    while True:
+        event = check_ws_frame(socket.recv(timeout=30))
+        if event["type"] == "error":
+            assert not events, "an error ends a turn before its events, or is its only frame"
+            return event
+        events.append(event)
+        if event["type"] in TERMINAL:
+            check_events(events)
+            return event["response"]
+
+
+@pytest.fixture
+def ws(server: Server) -> Any:
+    from websockets.sync.client import connect
+
+    def opened() -> Any:
+        return connect(server.base_url.replace("http://", "ws://") + "/responses",
+                       additional_headers={"Authorization": "Bearer test-key"})
+    return opened
+
+
+def test_ws_a_response_and_sequential_ones(ws: Any, model: str) -> None:
+    with ws() as socket:
+        first = ws_turn(socket, model=model, input=[{"type": "message", "role": "user",
+                                                     "content": "Count from 1 to 3."}])
+        assert first["status"] == "completed"
+        for word in ("first", "second"):
+            assert ws_turn(socket, model=model, store=False, input=f"Reply with exactly: {word}")["status"] == \
+                "completed"
+
+
+def test_ws_continuation_of_an_unstored_response(ws: Any, upstream, model: str) -> None:
+    with ws() as socket:
+        first = ws_turn(socket, model=model, store=False, input="Remember the code word: cobalt. Reply with OK.")
+        second = ws_turn(socket, model=model, store=False, previous_response_id=first["id"],
+                         input="What was the code word?")
+        assert second["status"] == "completed"
+    assert "cobalt" in upstream.bodies(upstream_name(model))[-1]["messages"][0]["content"]
+
+
+def test_ws_an_unstored_response_is_gone_on_another_connection(ws: Any, model: str) -> None:
+    with ws() as first_socket:
+        first = ws_turn(first_socket, model=model, store=False, input="hello")
+    with ws() as socket:
+        gone = ws_turn(socket, model=model, store=False, previous_response_id=first["id"], input="again")
+        assert gone["type"] == "error" and gone["error"]["code"] == "previous_response_not_found"
+        assert ws_turn(socket, model=model, store=False, input="fresh start")["status"] == "completed"
+
+
+def test_ws_a_missing_previous_response(ws: Any, model: str) -> None:
+    with ws() as socket:
+        missing = ws_turn(socket, model=model, store=False, previous_response_id="resp_openresponses_missing_1",
+                          input="x")
+        assert (missing["status"], missing["error"]["code"]) == (400, "previous_response_not_found")
+
+
+def test_ws_a_failed_continuation_evicts_what_it_continued(ws: Any, model: str) -> None:
+    with ws() as socket:
+        first = ws_turn(socket, model=model, store=False, input="hello")
+        failed = ws_turn(socket, model=model, store=False, previous_response_id=first["id"], input=[
+            {"type": "function_call_output", "call_id": "call_openresponses_missing", "output": "{}"}])
+        assert failed["type"] == "error" and failed["status"] == 400
+        assert "call_openresponses_missing" in failed["error"]["message"]
+        evicted = ws_turn(socket, model=model, store=False, previous_response_id=first["id"], input="again")
+        assert evicted["error"]["code"] == "previous_response_not_found"
+
+
+def test_ws_a_compacted_context_starts_a_new_chain(ws: Any, server: Server, upstream, model: str) -> None:
+    upstream.script(upstream_name(model), Reply(text="The user likes cobalt."), Reply(text="Cobalt."))
+    compacted = httpx.post(f"{server.base_url}/responses/compact", timeout=30, json={"model": model, "input": [
+        {"type": "message", "role": "user", "content": "My favourite colour is cobalt."}]}).json()
+    with ws() as socket:
+        answer = ws_turn(socket, model=model, store=False, tools=[], input=[
+            *compacted["output"], {"type": "message", "role": "user", "content": "Which colour?"}])
+    assert answer["status"] == "completed" and answer["output"][0]["content"][0]["text"] == "Cobalt."

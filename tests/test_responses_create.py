@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from conftest import upstream_name
@@ -97,6 +98,19 @@ def test_function_tool_call_and_its_output(client, server, upstream, model):
     assert upstream.bodies(name)[0]["tools"] == [{"type": "function", "function": {
         "name": "get_weather", "description": "Weather by city", "parameters": tools[0]["parameters"],
         "strict": True}}]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_a_function_output_without_its_call_is_a_400(server, client, model, streamed):
+    """As OpenAI answers it, before any stream: the call is in neither the input nor the chain."""
+    first = client.responses.create(model=model, input="hello")
+    answer = httpx.post(f"{server.base_url}/responses", timeout=30, json={
+        "model": model, "previous_response_id": first.id, "stream": streamed,
+        "input": [{"type": "function_call_output", "call_id": "call_nowhere", "output": "{}"}]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == {"message": "No tool call found for function call output with call_id "
+                                                 "call_nowhere.", "type": "invalid_request_error", "param": "input",
+                                      "code": "invalid_value"}
 
 
 def test_parallel_tool_calls_and_text(server, upstream, model):

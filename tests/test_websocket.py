@@ -99,7 +99,7 @@ def test_only_the_latest_unstored_response_can_be_continued(server: Server, mode
         answered(socket.response(model=model, input="b", store=False, previous_response_id=first["id"]))
         evicted = socket.response(model=model, input="c", store=False, previous_response_id=first["id"])
         assert len(evicted) == 1 and evicted[0]["type"] == "error"
-        assert evicted[0]["status"] == 404
+        assert evicted[0]["status"] == 400
         assert evicted[0]["error"]["code"] == "previous_response_not_found"
         assert evicted[0]["error"]["param"] == "previous_response_id"
         # the connection goes on, and the error dropped what it kept

@@ -118,7 +118,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             router, ResponseStore(engine, writer, leases), conversations, tools, sealer,
             frozenset(provider.id for provider in settings.providers if provider.reasoning_history))
         background = BackgroundRunner(responses_service, BackgroundStore(engine), writer, leases,
-                                      concurrency=settings.background_concurrency, poll=settings.background_poll)
+                                      key_id=sealer.key_id, concurrency=settings.background_concurrency,
+                                      poll=settings.background_poll)
         background.start()
         app.state.services = Services(
             router=router,

@@ -7,6 +7,7 @@ one sharing its key) can read it, or tell that it was changed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ class Sealer:
     def __init__(self, key: bytes | str) -> None:
         try:
             self._fernet = Fernet(key)
+            self._key_id = hashlib.sha256(key.encode() if isinstance(key, str) else key).hexdigest()[:32]
         except ValueError:
             raise ConfigError("state_key must be a Fernet key: 32 url-safe base64-encoded bytes "
                               "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')"
@@ -32,6 +34,12 @@ class Sealer:
     def from_settings(cls, settings: Settings) -> Sealer:
         """The configured key, or the one in the data directory, made there the first time."""
         return cls(settings.state_key or _stored_key(settings.data_dir / KEY_FILE))
+
+    @property
+    def key_id(self) -> str:
+        """A name for the key that does not reveal it: processes sharing a store tell with it
+        whether they share the key."""
+        return self._key_id
 
     def seal(self, payload: dict[str, Any]) -> str:
         return self._fernet.encrypt(orjson.dumps(payload)).decode()

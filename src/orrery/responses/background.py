@@ -82,10 +82,12 @@ class RunFeed:
 
 class BackgroundRunner:
     def __init__(self, service: BackgroundService, store: BackgroundStore, writer: BatchWriter,
-                 leases: ResponseLeases, *, concurrency: int, poll: float) -> None:
-        """``concurrency``: runs at once in this process; ``poll``: seconds between looks at the
+                 leases: ResponseLeases, *, key_id: str, concurrency: int, poll: float) -> None:
+        """``key_id``: the state key this process holds (it takes the jobs sealed by it);
+        ``concurrency``: runs at once in this process; ``poll``: seconds between looks at the
         store for queued responses, cancellations and the events of runs elsewhere."""
         self.service = service
+        self.key_id = key_id
         self.store = store
         self.writer = writer
         self.leases = leases
@@ -149,7 +151,7 @@ class BackgroundRunner:
         room = self.concurrency - len(self._tasks)
         if room <= 0:
             return
-        for job in await self.store.claim(room, self.leases.expiry()):
+        for job in await self.store.claim(room, self.leases.expiry(), self.key_id):
             self.run(job)
 
     async def _take_cancellations(self) -> None:

@@ -84,6 +84,19 @@ def _stored_input(input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in input_items if item["type"] != "compaction_trigger"]
 
 
+def _check_outputs_have_calls(context: list[dict[str, Any]]) -> None:
+    """A function's output answers a call before it in the context, as OpenAI checks."""
+    called: set[str] = set()
+    for item in context:
+        call_id = item.get("call_id")
+        if not isinstance(call_id, str):
+            continue
+        if item.get("type") == "function_call_output" and call_id not in called:
+            raise InvalidRequest(f"No tool call found for function call output with call_id {call_id}.",
+                                 param="input", code="invalid_value")
+        called.add(call_id)
+
+
 def _all_to_compact(history: list[dict[str, Any]], input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The whole context as the model is shown it, but a closing ``compaction_trigger``; a 400 if
     that is nothing."""
@@ -199,8 +212,8 @@ class ResponseService:
             sealed = self.sealer.seal({"request": body.decode()})
             await self.store.enqueue(
                 response_id=response_id, created_at_us=created_at_us, params=params,
-                input_items=_stored_input(input_items), hold=hold, sealed_request=sealed, events=events,
-                claimed=claimed)
+                input_items=_stored_input(input_items), hold=hold, sealed_request=sealed,
+                sealed_by=self.sealer.key_id, events=events, claimed=claimed)
         except BaseException:
             if hold is not None:
                 hold.release()
@@ -375,6 +388,7 @@ class ResponseService:
                             hold: ConversationHold | None, queued_at_us: int | None = None) -> ResponseRun:
         """``queued_at_us``: when a background response was queued (its run, taken from the queue)."""
         shown_history, shown_input = self._expanded(request, history, input_items)
+        _check_outputs_have_calls([*shown_history, *shown_input])
         toolset, chat_body = await self._upstream_body(request, provider, upstream_model, shown_input, shown_history)
         truncate = request.truncation == "auto"
         window = await provider.context_window(upstream_model, discover=truncate or _compacts(request, input_items))

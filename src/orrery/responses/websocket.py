@@ -29,8 +29,11 @@ ENVELOPE_ONLY = ("type", "generate", "stream_id", "stream")
 
 
 def error_event(error: APIError, stream_id: str | None = None) -> dict[str, Any]:
-    """An error as the WebSocket mode sends it: the HTTP error body, with its status, as an event."""
-    event: dict[str, Any] = {"type": "error", "status": error.status_code, **error.body()}
+    """An error as the WebSocket mode sends it: the HTTP error body, with its status, as an event.
+    A previous response the connection does not have is a 400 there, as OpenAI's guide shows it
+    (over HTTP an unknown id is a 404)."""
+    status = 400 if error.code == "previous_response_not_found" else error.status_code
+    event: dict[str, Any] = {"type": "error", "status": status, **error.body()}
     if stream_id is not None:
         event["stream_id"] = stream_id
     return event

@@ -37,8 +37,9 @@ def events_write(response_id: str, events: list[dict[str, Any]]) -> Write:
     return [(insert(response_events), rows)] if rows else []
 
 
-def job_write(response_id: str, sealed_request: str) -> Write:
-    return [(insert(response_jobs), [{"response_id": response_id, "request": sealed_request, "cancel_requested": 0}])]
+def job_write(response_id: str, sealed_request: str, sealed_by: str) -> Write:
+    return [(insert(response_jobs), [{"response_id": response_id, "request": sealed_request, "sealed_by": sealed_by,
+                                      "cancel_requested": 0}])]
 
 
 def job_done_write(response_id: str) -> Write:
@@ -49,10 +50,13 @@ class BackgroundStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def claim(self, limit: int, lease_expires_at: int) -> list[Job]:
-        """Take up to ``limit`` queued responses, oldest first, turning them ``in_progress``."""
-        oldest = (select(responses.c.id).where(responses.c.status == "queued")
-                  .order_by(responses.c.created_at).limit(limit).with_for_update(skip_locked=True))
+    async def claim(self, limit: int, lease_expires_at: int, sealed_by: str) -> list[Job]:
+        """Take up to ``limit`` queued responses whose requests are sealed by ``sealed_by`` (the
+        state key this process holds), oldest first, turning them ``in_progress``."""
+        oldest = (select(responses.c.id)
+                  .join(response_jobs, response_jobs.c.response_id == responses.c.id)
+                  .where(responses.c.status == "queued", response_jobs.c.sealed_by == sealed_by)
+                  .order_by(responses.c.created_at).limit(limit).with_for_update(skip_locked=True, of=responses))
         claimed = (update(responses)
                    .where(responses.c.id.in_(oldest.scalar_subquery()), responses.c.status == "queued")
                    .values(status="in_progress", lease_expires_at=lease_expires_at)

@@ -199,7 +199,8 @@ class ResponseStore:
 
     async def enqueue(self, *, response_id: str, created_at_us: int, params: dict[str, Any],
                       input_items: list[dict[str, Any]], hold: ConversationHold | None, sealed_request: str,
-                      events: list[dict[str, Any]], claimed: bool, owner: str | None = None) -> None:
+                      sealed_by: str, events: list[dict[str, Any]], claimed: bool,
+                      owner: str | None = None) -> None:
         """Store a background response with its job and first events; wait for it. ``claimed``:
         this process runs it at once (it is stored in progress, under a lease), else it is ``queued``."""
         row = _row(response_id, created_at_us, params, hold, owner)
@@ -209,7 +210,8 @@ class ResponseStore:
         else:
             row["status"] = "queued"
         await self.writer.submit([*_insert_write(row, _item_rows(response_id, "input", input_items)),
-                                  *job_write(response_id, sealed_request), *events_write(response_id, events)])
+                                  *job_write(response_id, sealed_request, sealed_by),
+                                  *events_write(response_id, events)])
 
     def resume(self, *, response_id: str, params: dict[str, Any], hold: ConversationHold | None,
                conversation_input: list[dict[str, Any]] | None) -> BackgroundRecord:

@@ -63,11 +63,12 @@ response_jobs = Table(
     metadata,
     Column("response_id", String(ID_LENGTH), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
     Column("request", Text, nullable=False),
+    Column("sealed_by", String(32), nullable=False),
     Column("cancel_requested", Integer, nullable=False),
 )
 """What a background response runs from: its create request, sealed under the state key (it may
-hold secrets, such as MCP authorization), until the run ends. ``cancel_requested`` tells the
-process running it to stop."""
+hold secrets, such as MCP authorization), until the run ends. ``sealed_by`` names that key, so
+only processes holding it take the job; ``cancel_requested`` tells the process running it to stop."""
 
 response_events = Table(
     "response_events",

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("response_id", sa.String(128), sa.ForeignKey("responses.id", ondelete="CASCADE"),
                   primary_key=True),
         sa.Column("request", sa.Text, nullable=False),
+        sa.Column("sealed_by", sa.String(32), nullable=False),
         sa.Column("cancel_requested", sa.Integer, nullable=False),
     )
     op.create_table(
