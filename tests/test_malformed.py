@@ -551,7 +551,8 @@ UNKNOWN_IDS = ["resp_doesnotexist", "x", "resp_" + "x" * 5000, "ünïcödé", "r
 
 @pytest.mark.parametrize("response_id", UNKNOWN_IDS)
 def test_unknown_response_id(http: httpx.Client, response_id: str) -> None:
-    for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/input_items")):
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/input_items"), ("POST", "/cancel"),
+                           ("GET", "?stream=true"), ("GET", "?stream=true&starting_after=3")):
         response = http.request(method, f"/responses/{response_id}{suffix}")
         if response_id == "..":
             check_not_5xx(response)  # normalized away by the URL, so any 4xx will do
@@ -611,6 +612,15 @@ BAD_QUERIES = [
 def test_list_bad_query(http: httpx.Client, query: str, param: str) -> None:
     expect_error(http.get(f"/responses?{query}"), 400, param=param)
     expect_error(http.get(f"/responses/resp_doesnotexist/input_items?{query}"), 400, param=param)
+
+
+@pytest.mark.parametrize(("query", "param"), [
+    ("stream=maybe", "stream"), ("stream=true&starting_after=abc", "starting_after"),
+    ("stream=true&starting_after=-2", "starting_after"), ("stream=true&starting_after=1.5", "starting_after"),
+    ("stream=true&starting_after=99999999999999999999999", "starting_after"),
+])
+def test_retrieve_bad_stream_query(http: httpx.Client, query: str, param: str) -> None:
+    expect_error(http.get(f"/responses/resp_doesnotexist?{query}"), 400, param=param)
 
 
 @pytest.mark.parametrize("query", [

@@ -24,6 +24,8 @@ from orrery.wire.validation import parse_request
 router = APIRouter()
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+SEQUENCE_MAX = 2**31 - 1
+"""The largest sequence number the event log holds."""
 
 
 async def _drain(run: ResponseRun) -> None:
@@ -134,7 +136,7 @@ async def list_responses(
 
 @router.get("/v1/responses/{response_id}")
 async def retrieve_response(request: Request, response_id: str, stream: bool = False,
-                            starting_after: int | None = Query(None, ge=-1)) -> Response:
+                            starting_after: int | None = Query(None, ge=-1, le=SEQUENCE_MAX)) -> Response:
     """With ``stream=true``, a background response's events past ``starting_after``, then its
     live run's, as SSE."""
     wired = services(request)

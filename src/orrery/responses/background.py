@@ -34,12 +34,13 @@ UNFINISHED = ("queued", "in_progress")
 FEED_KEPT_FOR = 5.0
 """Seconds a finished run's events stay in memory, for the streams that come for them right away."""
 STOPPED = {"code": "server_error", "message": "The server stopped before this response finished."}
+"""The error of a run the server stopped (shutting down)."""
 
 
 class BackgroundService(Protocol):
     async def background_run(self, job: Job) -> ResponseRun: ...
 
-    async def fail_background(self, job: Job, error: APIError) -> list[dict[str, Any]]: ...
+    async def end_background(self, job: Job, error: APIError | dict[str, str] | None) -> list[dict[str, Any]]: ...
 
     async def retrieve(self, response_id: str, include: list[str]) -> dict[str, Any]: ...
 
@@ -100,6 +101,7 @@ class BackgroundRunner:
         self._feeds_changed = asyncio.Event()
         """Set (and replaced) whenever a run starts here, for the streams waiting on it."""
         self._loop: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="orrery-background")
@@ -124,6 +126,7 @@ class BackgroundRunner:
 
     async def close(self) -> None:
         """Stop taking jobs; runs still going are stored ``failed`` (the server stopped)."""
+        self._closing = True
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,11 +167,12 @@ class BackgroundRunner:
 
     async def _execute(self, job: Job, feed: RunFeed) -> None:
         response_id = job.response_id
+        run: ResponseRun | None = None
         try:
             try:
                 run = await self.service.background_run(job)
             except APIError as exc:
-                feed.publish(await self.service.fail_background(job, exc))
+                feed.publish(await self.service.end_background(job, exc))
                 return
             if isinstance(run.record, BackgroundRecord):
                 self._records[response_id] = run.record
@@ -177,10 +181,13 @@ class BackgroundRunner:
                 if batch and batch[-1]["type"] not in TERMINAL:  # the record logs the closing batch
                     self.writer.submit_detached(events_write(response_id, batch))
         except asyncio.CancelledError:
-            pass
+            if run is None:  # stopped while it was being prepared
+                feed.publish(await self.service.end_background(job, STOPPED if self._closing else None))
         except Exception:
             log.exception("background response %s failed", response_id)
         finally:
+            if run is not None:
+                run.abandon_if_unstarted()
             feed.close()
             asyncio.get_running_loop().call_later(FEED_KEPT_FOR, self._forget, response_id, feed)
             self._tasks.pop(response_id, None)

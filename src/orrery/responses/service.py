@@ -242,21 +242,25 @@ class ResponseService:
                 hold.release()
             raise
 
-    async def fail_background(self, job: Job, error: APIError) -> list[dict[str, Any]]:
-        """Store a background response whose run could not start as ``failed``; its closing events."""
+    async def end_background(self, job: Job, error: APIError | dict[str, str] | None) -> list[dict[str, Any]]:
+        """Store a background response whose run never started: ``failed`` with ``error`` (one
+        that stopped its preparation, or the server's), else ``cancelled``; its closing events."""
         found = await self.store.get(job.response_id)
         if found is None:
             return []
         stored, _ = found
-        code = "rate_limit_exceeded" if error.status_code == 429 else \
-            "invalid_prompt" if error.status_code < 500 else "server_error"
-        failed = _response_view(replace(stored, status="failed", error={"code": code, "message": error.message}), [])
-        events = [{"type": "response.failed", "sequence_number": QUEUED_EVENTS, "response": failed}]
+        if isinstance(error, APIError):
+            code = "rate_limit_exceeded" if error.status_code == 429 else \
+                "invalid_prompt" if error.status_code < 500 else "server_error"
+            error = {"code": code, "message": error.message}
+        ended = replace(stored, status="failed" if error is not None else "cancelled", error=error)
+        view = _response_view(ended, [])
+        events = [{"type": "response.failed", "sequence_number": QUEUED_EVENTS, "response": view}] if error else []
         hold = ConversationHold(self.conversations.store, job.conversation_id, job.response_id) \
             if job.conversation_id is not None else None
         record = self.store.resume(response_id=job.response_id, params=stored.params, hold=hold,
                                    conversation_input=None)
-        await record.finish({**failed, "output": []}, None, events)
+        await record.finish({**view, "output": []}, None, events)
         return events
 
     async def check_resumable(self, response_id: str) -> None:
