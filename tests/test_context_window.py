@@ -4,6 +4,7 @@ conversations."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -110,6 +111,24 @@ def test_a_truncated_response_says_so_in_context_edits(windowed, upstream):
         assert edit["details"]["cleared_tool_call_ids"] == ["call_old"]
     assert upstream.bodies("tiny")[-1]["messages"] == [{"role": "assistant", "content": "rolled"},
                                                       {"role": "user", "content": FILLER * 7}]
+
+
+def test_a_truncated_background_response_stores_its_context_edits(windowed, upstream):
+    """Its run, not its creation, learns what was left out; the stored response says it too."""
+    upstream.script("tiny", Reply(text="first"), Reply(text="fits in the background"))
+    first = post(windowed, {"model": "small/tiny", "input": FILLER * 9}).json()
+    queued = post(windowed, {"model": "small/tiny", "previous_response_id": first["id"], "input": FILLER * 9,
+                             "truncation": "auto", "background": True}).json()
+    assert queued["status"] == "queued" and "context_edits" not in queued
+    with httpx.Client(timeout=30) as http:
+        for _ in range(300):
+            stored = http.get(f"{windowed.base_url}/responses/{queued['id']}").json()
+            if stored["status"] == "completed":
+                break
+            time.sleep(0.02)
+    assert stored["output"][0]["content"][0]["text"] == "fits in the background"
+    [edit] = stored["context_edits"]
+    assert edit["type"] == "truncation" and edit["details"]["cleared_input_tokens"] > 0
 
 
 def test_a_body_is_counted_once_to_decide_on_compaction_and_on_fitting(windowed, upstream):

@@ -165,7 +165,10 @@ class BackgroundRecord(RunRecord):
 
     def ended(self, response: dict[str, Any], completed_at_us: int | None,
               closing_events: list[dict[str, Any]]) -> Write:
-        return [*self._final_write(response, completed_at_us), *events_write(response["id"], closing_events),
+        """The final write; it stores the parameters again, as the run prepared them (with what
+        it learned since the response was queued, such as its ``context_edits``)."""
+        params = (update(responses).where(responses.c.id == response["id"]).values(params=self._row["params"]), None)
+        return [params, *self._final_write(response, completed_at_us), *events_write(response["id"], closing_events),
                 *job_done_write(response["id"])]
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None,
