@@ -7,8 +7,10 @@ errors for a response it does not have, the error envelope, ``generate: false`` 
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import orjson
 import pytest
 from openai.types.responses import ResponsesServerEvent
 from pydantic import TypeAdapter
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from conftest import Server, provider_config, start_server, stop_server, upstream_name
@@ -164,17 +167,41 @@ def test_stream_id_is_echoed_and_steering_is_refused_in_the_sdk_shape(server: Se
 
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def logged_server(request: pytest.FixtureRequest, upstream, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    """A server of its own that logs each request, so a test can tell the socket from HTTP."""
+@contextmanager
+def own_server(request: pytest.FixtureRequest, upstream, tmp_path: Path, *extra_args: str,
+               **config: Any) -> Iterator[tuple[Server, Path]]:
+    """A server of its own, on the store ``request.param`` names, and its log."""
     db_url = f"sqlite:///{tmp_path / 'ws.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     log_path = tmp_path / "server.log"
-    process, url = start_server({"providers": provider_config(upstream), "db": db_url, "data_dir": str(tmp_path)},
-                                log_path=log_path, extra_args=("--log-level", "info"))
+    process, url = start_server({"providers": provider_config(upstream), "db": db_url, "data_dir": str(tmp_path),
+                                 **config}, log_path=log_path, extra_args=extra_args)
     try:
         yield Server(url=url, backend=request.param, db_url=db_url, pid=process.pid), log_path
     finally:
         stop_server(process)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def logged_server(request: pytest.FixtureRequest, upstream, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """A server that logs each request, so a test can tell the socket from HTTP."""
+    with own_server(request, upstream, tmp_path, "--log-level", "info") as started:
+        yield started
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def short_lived_sockets(request: pytest.FixtureRequest, upstream, tmp_path: Path) -> Iterator[Server]:
+    with own_server(request, upstream, tmp_path, websocket={"max_age": 1}) as (server, _):
+        yield server
+
+
+def test_a_connection_past_its_age_says_so_and_closes(short_lived_sockets: Server, model: str) -> None:
+    with Socket(short_lived_sockets) as socket:
+        answered(socket.response(model=model, input="in time"))
+        time.sleep(1.2)
+        limit = socket.response(model=model, input="too late")
+        assert limit[0]["error"]["code"] == "websocket_connection_limit_reached" and limit[0]["status"] == 400
+        with pytest.raises(ConnectionClosedOK):
+            socket.connection.recv(timeout=5)
 
 
 def test_pydantic_ai_runs_a_tool_loop_over_the_socket(logged_server, upstream, model: str) -> None:

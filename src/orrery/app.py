@@ -128,6 +128,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             conversations=conversations,
             files=files,
             vector_stores=vector_stores,
+            websocket_max_age=settings.websocket_max_age,
         )
         # What start-up made lives as long as the process: out of the collector's sight, a full
         # collection walks only what requests make (about 140,000 objects fewer, 90-145 ms less).

@@ -139,6 +139,9 @@ class Settings(_Model):
     background_poll: Annotated[PositiveFloat, From("background.poll", "ORRERY_BACKGROUND_POLL")] = 0.1
     """Seconds between a process's looks at the store for queued background responses, for
     cancellations of its runs, and for new events of a stream followed from another process."""
+    websocket_max_age: Annotated[PositiveFloat, From("websocket.max_age", "ORRERY_WEBSOCKET_MAX_AGE")] = 3600.0
+    """Seconds a WebSocket connection serves responses; past them it answers
+    ``websocket_connection_limit_reached`` and closes, as OpenAI's do after 60 minutes."""
     state_key: Annotated[str | None, From("state_key", "ORRERY_STATE_KEY")] = None
     """The Fernet key that seals ``encrypted_content``; generated once in ``data_dir`` when not set."""
 

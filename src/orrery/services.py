@@ -20,3 +20,5 @@ class Services:
     conversations: ConversationService
     files: FileService
     vector_stores: VectorStoreService
+    websocket_max_age: float
+    """Seconds a WebSocket connection serves responses."""

@@ -99,14 +99,18 @@ async def create_response(request: Request) -> Response:
 async def responses_socket(websocket: WebSocket) -> None:
     """WebSocket mode: each text (or binary) message a ``response.create``, answered in turn."""
     await websocket.accept()
-    socket = ResponsesSocket(services(websocket).responses)
+    wired = services(websocket)
+    socket = ResponsesSocket(wired.responses, wired.websocket_max_age)
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            await socket.handle(text if text is not None else message.get("bytes") or b"", websocket.send_text)
+            if not await socket.handle(text if text is not None else message.get("bytes") or b"",
+                                       websocket.send_text):
+                await websocket.close()
+                return
 
 
 @router.post("/v1/responses/input_tokens", openapi_extra=json_body(CountInputTokensRequest))

@@ -11,6 +11,7 @@ connection kept.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from orrery.wire.validation import parse_json, parse_request
 Send = Callable[[str], Awaitable[None]]
 
 ANSWERED = ("completed", "incomplete")
+CONNECTION_LIMIT = InvalidRequest("Responses websocket connection limit reached: create a new websocket connection "
+                                  "to continue.", code="websocket_connection_limit_reached")
 ENVELOPE_ONLY = ("type", "generate", "stream_id", "stream")
 """Fields of a ``response.create`` message that are not the create body's (``stream`` is implied)."""
 
@@ -75,10 +78,12 @@ class CreateMessage:
 
 
 class ResponsesSocket:
-    """One WebSocket connection's state: its latest response's chain."""
+    """One WebSocket connection's state: its latest response's chain, and its age."""
 
-    def __init__(self, service: ResponseService) -> None:
+    def __init__(self, service: ResponseService, max_age: float) -> None:
+        """``max_age``: seconds the connection serves responses."""
         self.service = service
+        self.closes_at = time.monotonic() + max_age
         self.latest: tuple[str, list[dict[str, Any]]] | None = None
         """The id of the connection's latest answered response, and the items a next turn follows."""
 
@@ -87,14 +92,18 @@ class ResponsesSocket:
             return self.latest[1]
         return None
 
-    async def handle(self, raw: str | bytes, send: Send) -> None:
-        """Answer one message: the response's events, or one error event."""
+    async def handle(self, raw: str | bytes, send: Send) -> bool:
+        """Answer one message: the response's events, or one error event; False when the
+        connection is past its age and must close."""
+        if time.monotonic() > self.closes_at:
+            await send(orjson.dumps(error_event(CONNECTION_LIMIT)).decode())
+            return False
         stream_id = None
         try:
             data = parse_json(raw.encode() if isinstance(raw, str) else raw)
             if isinstance(data, dict) and data.get("type") == "response.steer":
                 await send(orjson.dumps(steer_refused(data)).decode())
-                return
+                return True
             message = CreateMessage(data)
             stream_id = message.stream_id
             run = await self.service.create(message.request, chain=self._chain(message.request),
@@ -103,7 +112,7 @@ class ResponsesSocket:
         except APIError as exc:
             self.latest = None
             await send(orjson.dumps(error_event(exc, stream_id)).decode())
-            return
+            return True
         lane = {"stream_id": stream_id} if stream_id is not None else {}
         try:
             async with contextlib.aclosing(run.event_batches()) as batches:
@@ -115,3 +124,4 @@ class ResponsesSocket:
         final = run.final
         answered = final is not None and final["status"] in ANSWERED
         self.latest = (run.response_id, [*run.context, *run.output]) if answered else None
+        return True

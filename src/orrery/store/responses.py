@@ -14,7 +14,7 @@ from orrery.store.common import Order, Page, keyset_page, storable
 from orrery.store.conversations import ConversationHold
 from orrery.store.response_leases import ResponseLeases
 from orrery.store.schema import MODEL_LENGTH, Json, response_events, response_items, response_jobs, responses
-from orrery.store.writer import BatchWriter, Write
+from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
 HISTORY = text(
     """
@@ -103,11 +103,16 @@ class RunRecord:
         self._input_rows = input_rows
         self._hold = hold
         self._conversation_input = conversation_input
+        self._written = written
+        """Whether the in-progress row is written (or queued to be): the final write is then an update."""
         self._timer: asyncio.TimerHandle | None = None if written else asyncio.get_running_loop().call_later(
             self.IN_PROGRESS_AFTER, self._write_in_progress)
 
     def _in_progress_write(self) -> Write:
-        self._timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._written = True
         self._leases.running[self._row["id"]] = self._row["conversation_id"]
         return _insert_write({**self._row, "lease_expires_at": self._leases.expiry()}, self._input_rows)
 
@@ -115,10 +120,15 @@ class RunRecord:
         self._writer.submit_detached(self._in_progress_write())
 
     async def announce(self) -> None:
-        """Write the in-progress row now, and wait for it: the response's id is about to be sent."""
-        if self._timer is not None:
-            self._timer.cancel()
+        """Write the in-progress row now, and wait for it: the response's id is about to be sent.
+        If the store fails it, the response runs all the same, and its final write inserts it."""
+        if self._written:
+            return
+        try:
             await self._writer.submit(self._in_progress_write())
+        except StoreWriteError:
+            self._written = False
+            self._leases.running.pop(self._row["id"], None)
 
     def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
         response_id = response["id"]
@@ -129,13 +139,15 @@ class RunRecord:
         }
         self._leases.running.pop(response_id, None)
         item_rows = _item_rows(response_id, "output", response["output"])
-        if self._timer is None:
+        if self._written:
             write: Write = [(FINISH, {"finished_id": response_id, **{f"new_{k}": v for k, v in values.items()}})]
             if item_rows:
                 write.append((insert(response_items), item_rows))
         else:
-            self._timer.cancel()
-            self._timer = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._written = True
             write = _insert_write({**self._row, **values}, self._input_rows + item_rows)
         if self._hold is not None:
             answered = response["status"] in ("completed", "incomplete")
