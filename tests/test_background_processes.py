@@ -203,3 +203,22 @@ def test_a_process_killed_under_load_loses_no_response(upstream, model, db_url, 
             else:
                 assert output_text(response) == "slow " * 30
         assert set(upstream.callers(name)) == {"a", "b", "c"}
+
+
+def test_the_next_start_runs_what_a_killed_server_left_queued(upstream, model, db_url, tmp_path) -> None:
+    """One server alone: killed with one run going and two queued, then started again."""
+    name = upstream_name(model)
+    upstream.script(name, Reply(text="cut short " * 40, chunk=4, delay=0.05), Reply(text="second"),
+                    Reply(text="third"))
+    with processes(upstream, db_url, tmp_path, ["only"], concurrency=1) as started:
+        server, process = started["only"]
+        ids = [client(server).responses.create(model=model, input=f"job {i}", background=True).id for i in range(3)]
+        wait_for(server, ids[0], "in_progress")
+        assert [client(server).responses.retrieve(i).status for i in ids[1:]] == ["queued", "queued"]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    with processes(upstream, db_url, tmp_path, ["only"], concurrency=1) as started:
+        server = started["only"][0]
+        first = wait_for(server, ids[0], "failed")
+        assert first["error"]["message"] == ABANDONED
+        assert [output_text(wait_for(server, i, "completed")) for i in ids[1:]] == ["second", "third"]
