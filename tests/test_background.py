@@ -15,34 +15,18 @@ import pytest
 
 from conftest import Server, upstream_name
 from scripted_upstream import Reply
-from wire import STREAM_EVENT, TERMINAL, check_events, check_response, output_text, read_sse
+from wire import TERMINAL, check_events, check_response, output_text, read_sse, wait_for_status
+from wire import resumed as resumed_stream
 
 SLOW = Reply(text="one two three four five six seven eight nine ten", chunk=4, delay=0.15)
 
 
-def wait_for(server: Server, response_id: str, *statuses: str, seconds: float = 15) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        stored = httpx.get(f"{server.base_url}/responses/{response_id}").json()
-        if stored.get("status") in statuses:
-            check_response(stored)
-            return stored
-        assert time.monotonic() < deadline, stored
-        time.sleep(0.02)
+def wait_for(server: Server, response_id: str, *statuses: str, seconds: float = 20) -> dict[str, Any]:
+    return wait_for_status(server.base_url, response_id, *statuses, seconds=seconds)
 
 
 def resumed(server: Server, response_id: str, after: int | None = None) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"stream": "true"}
-    if after is not None:
-        params["starting_after"] = after
-    with httpx.Client(timeout=30) as http:
-        answer = http.get(f"{server.base_url}/responses/{response_id}", params=params)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/event-stream")
-    events = read_sse(answer.content)
-    for event in events:
-        STREAM_EVENT.validate_python(event)
-    return events
+    return resumed_stream(server.base_url, response_id, after)
 
 
 def test_background_create_answers_queued_at_once_and_runs(server: Server, client: openai.OpenAI, upstream,

@@ -20,13 +20,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from conftest import Server, start_server, stop_server, upstream_name
 from scripted_upstream import Reply, ScriptedUpstream
-from wire import STREAM_EVENT, check_events, check_response, output_text, read_sse
+from wire import check_events, output_text, wait_for_status
+from wire import resumed as resumed_stream
 
 LEASE = 1.0
 ABANDONED = "The server running this response stopped before it finished."
@@ -62,25 +62,11 @@ def client(server: Server) -> openai.OpenAI:
 
 
 def wait_for(server: Server, response_id: str, *statuses: str, seconds: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        stored = httpx.get(f"{server.base_url}/responses/{response_id}").json()
-        if stored.get("status") in statuses:
-            check_response(stored)
-            return stored
-        assert time.monotonic() < deadline, stored
-        time.sleep(0.02)
+    return wait_for_status(server.base_url, response_id, *statuses, seconds=seconds)
 
 
-def resumed(server: Server, response_id: str, after: int = -1) -> list[dict[str, Any]]:
-    with httpx.Client(timeout=30) as http:
-        answer = http.get(f"{server.base_url}/responses/{response_id}",
-                          params={"stream": "true", "starting_after": after})
-    assert answer.status_code == 200, answer.text
-    events = read_sse(answer.content)
-    for event in events:
-        STREAM_EVENT.validate_python(event)
-    return events
+def resumed(server: Server, response_id: str, after: int | None = None) -> list[dict[str, Any]]:
+    return resumed_stream(server.base_url, response_id, after)
 
 
 def test_queued_runs_go_to_any_process_and_streams_resume_on_another(upstream, model, db_url, tmp_path) -> None:

@@ -136,6 +136,18 @@ def check_response_resource(response: dict[str, Any]) -> None:
         check_item(item, f"response.output[{position}]")
 
 
+def check_spec_event(event: dict[str, Any]) -> None:
+    """A streaming event the specification defines, with its required keys and objects."""
+    assert event["type"] in EVENTS, f"an event the specification does not define: {event['type']}"
+    check_keys(event, EVENTS[event["type"]], event["type"])
+    if "response" in event:
+        check_response_resource(event["response"])
+    if "item" in event:
+        check_item(event["item"], f"{event['type']}.item")
+    if "part" in event:
+        check_keys(event["part"], PARTS[event["part"]["type"]], f"{event['type']}.part")
+
+
 def check_stream(answer: httpx.Response) -> list[dict[str, Any]]:
     """The HTTP and SSE rules of the specification, then every event's schema."""
     assert answer.status_code == 200, answer.text
@@ -145,14 +157,7 @@ def check_stream(answer: httpx.Response) -> list[dict[str, Any]]:
     assert b"\nid:" not in raw and not raw.startswith(b"id:"), "servers should not use id"
     events = read_sse(raw)  # each event: line matches its data's type
     for event in events:
-        assert event["type"] in EVENTS, f"an event the specification does not define: {event['type']}"
-        check_keys(event, EVENTS[event["type"]], event["type"])
-        if "response" in event:
-            check_response_resource(event["response"])
-        if "item" in event:
-            check_item(event["item"], f"{event['type']}.item")
-        if "part" in event:
-            check_keys(event["part"], PARTS[event["part"]["type"]], f"{event['type']}.part")
+        check_spec_event(event)
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
     assert events[-1]["type"] in TERMINAL and sum(event["type"] in TERMINAL for event in events) == 1
     check_events(events)
@@ -331,12 +336,7 @@ def check_ws_frame(raw: str | bytes) -> dict[str, Any]:
         check_keys(event, WS_ERROR, "websocket error")
         assert fits(event["error"].get("code"), STRING) and fits(event["error"].get("message"), STRING), event
         return event
-    assert event["type"] in EVENTS, f"an event the specification does not define: {event['type']}"
-    check_keys(event, EVENTS[event["type"]], event["type"])
-    if "response" in event:
-        check_response_resource(event["response"])
-    if "item" in event:
-        check_item(event["item"], f"{event['type']}.item")
+    check_spec_event(event)
     return event
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -55,6 +56,34 @@ def stream(base_url: str, body: dict[str, Any], headers: dict[str, str] | None =
         events = read_sse(response.content)
     check_events(events)
     return events
+
+
+def resumed(base_url: str, response_id: str, after: int | None = None) -> list[dict[str, Any]]:
+    """A background response's stream read again (``GET ?stream=true``), after ``after``; its
+    events checked one by one."""
+    params: dict[str, Any] = {"stream": "true"}
+    if after is not None:
+        params["starting_after"] = after
+    with httpx.Client(timeout=30) as http:
+        answer = http.get(f"{base_url}/responses/{response_id}", params=params)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = read_sse(answer.content)
+    for event in events:
+        STREAM_EVENT.validate_python(event)
+    return events
+
+
+def wait_for_status(base_url: str, response_id: str, *statuses: str, seconds: float = 20) -> dict[str, Any]:
+    """The stored response once its status is one of ``statuses``, checked."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stored = httpx.get(f"{base_url}/responses/{response_id}").json()
+        if stored.get("status") in statuses:
+            check_response(stored)
+            return stored
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.02)
 
 
 def create(base_url: str, body: dict[str, Any], streamed: bool) -> dict[str, Any]:
