@@ -55,6 +55,9 @@ class Reply:
     status: int = 200
     error: dict[str, Any] | None = None
     break_after: int | None = None
+    raw: bytes | None = None
+    """A streamed answer's whole body, sent as it is, in place of the chunks (a faulty upstream)."""
+    content_type: str = "text/event-stream"
 
 
 @dataclass
@@ -220,7 +223,14 @@ class ScriptedUpstream:
         if not body.get("stream"):
             await asyncio.sleep(reply.delay)
             return Response(orjson.dumps(completion(reply, body)), media_type="application/json")
-        return StreamingResponse(self._stream(reply, body), media_type="text/event-stream")
+        if reply.raw is not None:
+            return StreamingResponse(self._raw(reply), media_type=reply.content_type)
+        return StreamingResponse(self._stream(reply, body), media_type=reply.content_type)
+
+    async def _raw(self, reply: Reply) -> AsyncIterator[bytes]:
+        assert reply.raw is not None
+        for start in range(0, len(reply.raw), 1 << 20):
+            yield reply.raw[start:start + (1 << 20)]
 
     async def _stream(self, reply: Reply, body: dict[str, Any]) -> AsyncIterator[bytes]:
         for sent, chunk in enumerate(stream_chunks(reply, body)):

@@ -18,13 +18,18 @@ import httpx2
 import orjson
 
 from orrery.config import ProviderConfig
+from orrery.inference.chunks import MalformedChunk, checked_chunk
 from orrery.inference.errors import UpstreamError, UpstreamFailure, upstream_message
-from orrery.inference.sse import iter_sse_json
+from orrery.inference.sse import LineTooLong, SSEPayloads
 from orrery.inference.tokens import TOKENIZED_UPSTREAM, TokenCount, estimate
 
 JSON_HEADERS = {"content-type": "application/json"}
 LISTING_TIMEOUT = 5.0
 """Seconds a create waits for the model listing that says its model's context window."""
+ERROR_BODY_LIMIT = 1024 * 1024
+"""Bytes of an upstream's error answer that are read (to quote its message)."""
+ANSWER_LIMIT = 512 * 1024 * 1024
+"""Bytes of a non-streamed upstream answer (embeddings of a large batch) that are read at most."""
 RELIST_AFTER = 300.0
 """Seconds before a model the listing did not name (or a listing that failed) is looked up again."""
 
@@ -106,7 +111,7 @@ class OpenAICompatProvider:
             response = await self._client.send(request, stream=True)
         try:
             if response.status_code >= 400:
-                raw = await self._read(response)
+                raw = await self._read(response, ERROR_BODY_LIMIT)
                 payload = _decode_body(raw)
                 raise UpstreamError(
                     "http",
@@ -118,9 +123,15 @@ class OpenAICompatProvider:
         finally:
             await response.aclose()
 
-    async def _read(self, response: httpx2.Response) -> bytes:
+    async def _read(self, response: httpx2.Response, limit: int) -> bytes:
+        """The body, read to at most ``limit`` bytes (beyond them, an UpstreamError)."""
+        body = bytearray()
         with self._upstream_errors("protocol", "broke its answer"):
-            return await response.aread()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > limit:
+                    raise UpstreamError("protocol", f"upstream {self.id} answered more than {limit} bytes")
+        return bytes(body)
 
     async def iter_bytes(self, response: httpx2.Response) -> AsyncIterator[bytes]:
         """The raw body, with transport failures turned into UpstreamError."""
@@ -129,19 +140,35 @@ class OpenAICompatProvider:
                 yield chunk
 
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Yield the chunks of a streamed chat completion as dicts."""
+        """Yield the chunks of a streamed chat completion as dicts, each checked; an answer that
+        is not an event stream, or ends before the upstream said it finished, is an UpstreamError."""
         async with self.open_stream("chat/completions", body) as response:
+            content_type = response.headers.get("content-type", "")
+            if "event-stream" not in content_type:
+                await self._read(response, ERROR_BODY_LIMIT)
+                raise UpstreamError("protocol", f"upstream {self.id} answered {content_type or 'no content type'} "
+                                                "where an event stream was asked for")
+            payloads = SSEPayloads(self.iter_bytes(response))
+            finished = False
             try:
-                async for chunk in iter_sse_json(self.iter_bytes(response)):
-                    if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
-                        raise UpstreamError("protocol", upstream_message(chunk, "upstream sent an error"), body=chunk)
+                async for payload in payloads:
+                    if isinstance(payload, dict) and "error" in payload and "choices" not in payload:
+                        raise UpstreamError("protocol", upstream_message(payload, "upstream sent an error"),
+                                            body=payload)
+                    chunk = checked_chunk(payload)
+                    finished = finished or any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
                     yield chunk
             except orjson.JSONDecodeError as exc:
                 raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
+            except (MalformedChunk, LineTooLong) as exc:
+                raise UpstreamError("protocol", f"upstream {self.id} sent {exc}") from exc
+            if not finished and not payloads.done:
+                raise UpstreamError("protocol", f"upstream {self.id} ended its stream before finishing it "
+                                                "(no finish_reason, no [DONE])")
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
         async with self.open_stream(path, body) as response:
-            raw = await self._read(response)
+            raw = await self._read(response, ANSWER_LIMIT)
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

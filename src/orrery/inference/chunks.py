@@ -1,0 +1,100 @@
+"""What an upstream chat-completion chunk must look like before the Responses layer reads it.
+
+An upstream is checked, not trusted: a chunk of the wrong shape (a number, a list, ``choices``
+that are not a list, a ``delta`` that is not an object, ``content`` or ``arguments`` that are not
+strings, usage counts that are not integers) is the upstream's protocol failure, and the response
+ends ``failed`` saying what was wrong instead of breaking its stream. Only the fields the server
+reads are checked, with ``isinstance`` tests cheap enough for every chunk; ``reasoning`` and
+``refusal`` of another type are ignored where they are read, as some upstreams send objects there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRING_DELTAS = ("content", "role")
+COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+class MalformedChunk(ValueError):
+    """The chunk is not a chat completion chunk; the message says where."""
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> None:
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
+        raise MalformedChunk(f"{where} is {_kind(value)}, not {what}")
+
+
+def checked_chunk(chunk: Any) -> dict[str, Any]:
+    """``chunk`` if it has the shape of a chat completion chunk, else MalformedChunk."""
+    if not isinstance(chunk, dict):
+        raise MalformedChunk(f"a chunk is {_kind(chunk)}, not an object")
+    choices = chunk.get("choices")
+    _expect(choices, list, "'choices'", "a list")
+    for position, choice in enumerate(choices or ()):
+        _check_choice(choice, f"'choices[{position}]'")
+    usage = chunk.get("usage")
+    if usage is not None:
+        _check_usage(usage)
+    return chunk
+
+
+def _check_choice(choice: Any, where: str) -> None:
+    if not isinstance(choice, dict):
+        raise MalformedChunk(f"{where} is {_kind(choice)}, not an object")
+    _expect(choice.get("index"), int, f"{where}.index", "an integer")
+    _expect(choice.get("finish_reason"), str, f"{where}.finish_reason", "a string")
+    delta = choice.get("delta")
+    _expect(delta, dict, f"{where}.delta", "an object")
+    if delta:
+        for key in STRING_DELTAS:
+            _expect(delta.get(key), str, f"{where}.delta.{key}", "a string")
+        calls = delta.get("tool_calls")
+        _expect(calls, list, f"{where}.delta.tool_calls", "a list")
+        for position, call in enumerate(calls or ()):
+            _check_call(call, f"{where}.delta.tool_calls[{position}]")
+    logprobs = choice.get("logprobs")
+    _expect(logprobs, dict, f"{where}.logprobs", "an object")
+    if logprobs:
+        _check_logprobs(logprobs.get("content"), f"{where}.logprobs.content")
+
+
+def _check_call(call: Any, where: str) -> None:
+    if not isinstance(call, dict):
+        raise MalformedChunk(f"{where} is {_kind(call)}, not an object")
+    _expect(call.get("index"), int, f"{where}.index", "an integer")
+    _expect(call.get("id"), str, f"{where}.id", "a string")
+    function = call.get("function")
+    _expect(function, dict, f"{where}.function", "an object")
+    if function:
+        _expect(function.get("name"), str, f"{where}.function.name", "a string")
+        _expect(function.get("arguments"), str, f"{where}.function.arguments", "a string")
+
+
+def _check_logprobs(entries: Any, where: str) -> None:
+    _expect(entries, list, where, "a list")
+    for position, entry in enumerate(entries or ()):
+        tops = entry.get("top_logprobs") if isinstance(entry, dict) else None
+        _expect(tops, list, f"{where}[{position}].top_logprobs", "a list")
+        for index, token in enumerate([entry, *(tops or ())]):
+            at = f"{where}[{position}]" if index == 0 else f"{where}[{position}].top_logprobs[{index - 1}]"
+            if not isinstance(token, dict) or not isinstance(token.get("token"), str) \
+                    or not isinstance(token.get("logprob"), int | float):
+                raise MalformedChunk(f"{at} is not a token with its logprob")
+
+
+def _check_usage(usage: Any) -> None:
+    if not isinstance(usage, dict):
+        raise MalformedChunk(f"'usage' is {_kind(usage)}, not an object")
+    for key in COUNTS:
+        _expect(usage.get(key), int, f"'usage.{key}'", "an integer")
+    for details, keys in (("prompt_tokens_details", ("cached_tokens", "cache_write_tokens")),
+                          ("completion_tokens_details", ("reasoning_tokens",))):
+        value = usage.get(details)
+        _expect(value, dict, f"'usage.{details}'", "an object")
+        for key in keys:
+            _expect((value or {}).get(key), int, f"'usage.{details}.{key}'", "an integer")
