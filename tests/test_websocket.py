@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 import orjson
 import pytest
@@ -183,7 +184,7 @@ def own_server(request: pytest.FixtureRequest, upstream, tmp_path: Path, *extra_
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def logged_server(request: pytest.FixtureRequest, upstream, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    """A server that logs each request, so a test can tell the socket from HTTP."""
+    """A server that logs each WebSocket connection it accepts."""
     with own_server(request, upstream, tmp_path, "--log-level", "info") as started:
         yield started
 
@@ -216,7 +217,14 @@ def test_pydantic_ai_runs_a_tool_loop_over_the_socket(logged_server, upstream, m
     name = upstream_name(model)
     upstream.script(name, Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}', id="call_ws1")]),
                     Reply(text="Sunny in Paris."))
-    provider = OpenAIProvider(base_url=server.base_url, api_key="test-key")
+    over_http: list[str] = []
+
+    async def sent_over_http(request: httpx2.Request) -> None:
+        over_http.append(request.url.path)
+
+    http_client = httpx2.AsyncClient(event_hooks={"request": [sent_over_http]})
+    provider = OpenAIProvider(openai_client=openai.AsyncOpenAI(base_url=server.base_url, api_key="test-key",
+                                                               http_client=http_client))
     settings = OpenAIResponsesModelSettings(openai_transport="websocket")
     agent = Agent(OpenAIResponsesModel(model, provider=provider, settings=settings))
 
@@ -232,5 +240,6 @@ def test_pydantic_ai_runs_a_tool_loop_over_the_socket(logged_server, upstream, m
     messages = upstream.bodies(name)[-1]["messages"]
     assert messages[0] == {"role": "user", "content": "Weather in Paris?"}
     assert messages[-1] == {"role": "tool", "tool_call_id": "call_ws1", "content": "sunny in Paris"}
+    assert over_http == [], "a turn fell back to HTTP"
     log = log_path.read_text()
-    assert log.count("WebSocket /v1/responses") == 1 and "POST /v1/responses" not in log, log
+    assert log.count("WebSocket /v1/responses") == 1, log
