@@ -20,6 +20,7 @@ from orrery.api import conversations as conversation_routes
 from orrery.api import files as file_routes
 from orrery.api import models, passthrough, responses
 from orrery.api import vector_stores as vector_store_routes
+from orrery.api.auth import Authenticator, AuthMiddleware
 from orrery.api.common import JSONBody, openapi_document
 from orrery.config import RecordingMode, Settings
 from orrery.conversations.service import ConversationService
@@ -29,12 +30,14 @@ from orrery.errors import APIError
 from orrery.files.blobs import BlobStore
 from orrery.files.service import FileService
 from orrery.inference.router import ModelRouter
+from orrery.principals import Principal
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
 from orrery.responses.background import BackgroundRunner
 from orrery.responses.service import ResponseService
 from orrery.sealing import Sealer
 from orrery.services import Services
+from orrery.store.api_keys import ApiKeyStore
 from orrery.store.background import BackgroundStore
 from orrery.store.conversations import ConversationStore
 from orrery.store.database import create_engine, create_sqlite_write_engine, migrate
@@ -97,6 +100,12 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await migrate(engine)
         writer = BatchWriter(engine, create_sqlite_write_engine(engine))
         writer.start()
+        app.state.authenticator = Authenticator(
+            {static.key: Principal(static.project, static.admin) for static in settings.api_keys},
+            ApiKeyStore(engine))
+        if await app.state.authenticator.is_open():
+            log.warning("no API keys configured: every request is served, and every object is visible to all; "
+                        "set api_keys or run 'orrery keys create NAME' to require keys")
         leases = ResponseLeases(writer, settings.response_lease)
         leases.start()
         recorder = Recorder.from_settings(settings)
@@ -148,6 +157,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     if settings.recording_mode is not RecordingMode.LIVE:
         app.add_middleware(RecordingContextMiddleware)
+    app.add_middleware(AuthMiddleware)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

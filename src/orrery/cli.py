@@ -12,7 +12,7 @@ from functools import partial
 import orjson
 import uvicorn
 
-from orrery import uploads
+from orrery import keys, uploads
 from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
 from orrery.config import ConfigError, ProviderConfig, RecordingMode, Settings, load_settings
 from orrery.inference import gguf
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--recording-dir", help="where recordings live (default ~/.orrery/recordings; "
                                                "$ORRERY_RECORDING_DIR)")
     recording_cli.add_commands(commands)
+    keys.add_commands(commands)
     uploads.add_commands(commands)
     return parser
 
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
             settings = load_settings(config_path=None)
             assert settings.recording_dir is not None
             sys.exit(recording_cli.run(args, settings.recording_dir))
+        elif args.command == "keys":
+            sys.exit(keys.run(args))
         elif args.command in ("files", "vector-stores"):
             sys.exit(uploads.run(args))
     except ConfigError as exc:

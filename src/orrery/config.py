@@ -20,6 +20,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PositiveFloat,
@@ -36,7 +37,7 @@ LOCAL_SCHEME = "gguf:"
 DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
 
 M = TypeVar("M", bound=BaseModel)
-SECRETS = ("api_key", "state_key")
+SECRETS = ("api_key", "state_key", "key", "api_keys")
 """Settings whose values no error message shows."""
 
 
@@ -119,6 +120,28 @@ class WebSearchConfig(_Model):
     timeout: Annotated[float, From("web_search.timeout")] = 30.0
 
 
+class StaticKey(_Model):
+    """An API key given in the configuration, and the project (principal) it acts for."""
+
+    key: str = Field(min_length=1)
+    project: str = Field(min_length=1, max_length=128)
+    admin: bool = False
+    """Reads every project's objects."""
+
+
+def _static_keys(value: Any) -> Any:
+    """``ORRERY_API_KEYS``: ``KEY1=PROJECT1,KEY2=PROJECT2``; the YAML's list as it is."""
+    if not isinstance(value, str):
+        return value
+    keys = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        key, sep, project = entry.rpartition("=")
+        if not sep or not key or not project:
+            raise ValueError("ORRERY_API_KEYS expects KEY=PROJECT pairs separated by commas")
+        keys.append({"key": key, "project": project})
+    return keys
+
+
 class Settings(_Model):
     providers: tuple[ProviderConfig, ...] = ()
     db_url: Annotated[str, From("db", "ORRERY_DB")] = ""
@@ -142,6 +165,8 @@ class Settings(_Model):
     websocket_max_age: Annotated[PositiveFloat, From("websocket.max_age", "ORRERY_WEBSOCKET_MAX_AGE")] = 3600.0
     """Seconds a WebSocket connection serves responses; past them it answers
     ``websocket_connection_limit_reached`` and closes, as OpenAI's do after 60 minutes."""
+    api_keys: Annotated[tuple[StaticKey, ...], From("api_keys", "ORRERY_API_KEYS"), BeforeValidator(_static_keys)] = ()
+    """Keys every ``/v1/*`` request must carry, besides those made with ``orrery keys create``."""
     state_key: Annotated[str | None, From("state_key", "ORRERY_STATE_KEY")] = None
     """The Fernet key that seals ``encrypted_content``; generated once in ``data_dir`` when not set."""
 

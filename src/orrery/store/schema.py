@@ -117,6 +117,20 @@ conversation_items = Table(
     Index("ix_conversation_items_conversation_id_id", "conversation_id", "id"),
 )
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("name", String(256), nullable=False, index=True),
+    Column("project", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("admin", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+"""Keys made with ``orrery keys create``: only their SHA-256 is kept (a key is 256 random bits,
+so a plain hash is as good as a slow one), and the project they act for."""
+
 files = Table(
     "files",
     metadata,
