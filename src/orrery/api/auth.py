@@ -1,10 +1,11 @@
 """API keys on ``/v1/*``: the middleware that finds the principal a request acts for.
 
 With no key configured (none in the settings, none ever made in the store: revoking every key
-does not open the server again) every request is served, as no principal. Otherwise each ``/v1/*`` request, WebSocket upgrades included, needs
-``Authorization: Bearer KEY``, answered 401 (OpenAI's shape) without one that is known. A key is
-compared by its SHA-256, in constant time for the configured ones; keys are never logged. Keys
-made or revoked with ``orrery keys`` take effect within ``RECHECK_AFTER`` seconds.
+does not open the server again) every request is served, as no principal. Otherwise each
+``/v1/*`` request, WebSocket upgrades included, needs ``Authorization: Bearer KEY``, answered 401
+(OpenAI's shape) without one that is known. A key is compared by its SHA-256, in constant time
+for the configured ones; keys are never logged. Keys made or revoked with ``orrery keys`` take
+effect within ``RECHECK_AFTER`` seconds.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from orrery import principals
 from orrery.errors import APIError, InvalidRequest
+from orrery.principals import Principal
 from orrery.responses.events import QUEUED_EVENTS, TERMINAL
 from orrery.responses.orchestrator import ResponseRun
 from orrery.store.background import BackgroundStore, Job, events_write
@@ -48,8 +50,10 @@ class BackgroundService(Protocol):
 class RunFeed:
     """The events of one run in this process, for the streams that follow it here."""
 
-    def __init__(self, first: int) -> None:
+    def __init__(self, first: int, owner: str | None) -> None:
         self.first = first
+        self.owner = owner
+        """The project whose response it is."""
         """The sequence number of the feed's first event."""
         self.events: list[dict[str, Any]] = []
         self.done = False
@@ -117,7 +121,7 @@ class BackgroundRunner:
     def run(self, job: Job) -> None:
         """Run a job this process has claimed."""
         self.leases.running[job.response_id] = job.conversation_id
-        feed = RunFeed(QUEUED_EVENTS)
+        feed = RunFeed(QUEUED_EVENTS, job.owner)
         self.feeds[job.response_id] = feed
         self._tasks[job.response_id] = asyncio.create_task(self._execute(job, feed),
                                                            name=f"orrery-background-{job.response_id}")
@@ -166,6 +170,8 @@ class BackgroundRunner:
                 task.cancel()
 
     async def _execute(self, job: Job, feed: RunFeed) -> None:
+        """Runs in a task of its own, for the project whose response it is."""
+        principals.current.set(Principal(job.owner) if job.owner is not None else None)
         response_id = job.response_id
         run: ResponseRun | None = None
         try:
@@ -199,8 +205,11 @@ class BackgroundRunner:
             del self.feeds[response_id]
 
     def runs_here(self, response_id: str) -> bool:
-        """Whether the response runs (or just ran) in this process: it exists, in the background."""
-        return response_id in self.feeds
+        """Whether the response runs (or just ran) in this process, for the current principal: it
+        exists, and was created in the background."""
+        feed = self.feeds.get(response_id)
+        principal = principals.current.get()
+        return feed is not None and (principal is None or principal.admin or feed.owner == principal.project)
 
     # streams
 

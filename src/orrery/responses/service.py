@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from orrery import principals
 from orrery.conversations.service import ConversationService
 from orrery.errors import APIError, InvalidRequest, NotFound
 from orrery.ids import new_id
@@ -218,7 +219,8 @@ class ResponseService:
             if hold is not None:
                 hold.release()
             raise
-        return Queued(snapshot, events, Job(response_id, created_at_us, request.conversation_id, sealed))
+        return Queued(snapshot, events, Job(response_id, created_at_us, request.conversation_id, sealed,
+                                            principals.owner()))
 
     async def background_run(self, job: Job) -> ResponseRun:
         """The run of a background response this process has taken from the queue: prepared

@@ -28,6 +28,8 @@ class Job:
     conversation_id: str | None
     request: str
     """The create request, sealed."""
+    owner: str | None
+    """The project it runs for (``None`` on a server without keys)."""
 
 
 def events_write(response_id: str, events: list[dict[str, Any]]) -> Write:
@@ -60,7 +62,8 @@ class BackgroundStore:
         claimed = (update(responses)
                    .where(responses.c.id.in_(oldest.scalar_subquery()), responses.c.status == "queued")
                    .values(status="in_progress", lease_expires_at=lease_expires_at)
-                   .returning(responses.c.id, responses.c.created_at, responses.c.conversation_id))
+                   .returning(responses.c.id, responses.c.created_at, responses.c.conversation_id,
+                              responses.c.owner))
         async with self.engine.begin() as connection:
             rows = (await connection.execute(claimed)).all()
             if not rows:
@@ -68,7 +71,7 @@ class BackgroundStore:
             requests = dict((await connection.execute(
                 select(response_jobs.c.response_id, response_jobs.c.request)
                 .where(response_jobs.c.response_id.in_([row.id for row in rows])))).tuples().all())
-        return [Job(row.id, row.created_at, row.conversation_id, requests.get(row.id, "")) for row in rows]
+        return [Job(row.id, row.created_at, row.conversation_id, requests.get(row.id, ""), row.owner) for row in rows]
 
     async def cancel_requested(self, response_ids: list[str]) -> list[str]:
         """Which of these running responses a client asked to cancel."""

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orrery import principals
 from orrery.store.common import Order, Page, now_us, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
@@ -84,7 +85,8 @@ class ConversationStore:
     async def create(self, conversation_id: str, metadata: dict[str, str],
                      items: list[dict[str, Any]]) -> StoredConversation:
         created_at_us = now_us()
-        row = {"id": conversation_id, "created_at": created_at_us, "metadata": metadata, "item_count": 0}
+        row = {"id": conversation_id, "created_at": created_at_us, "metadata": metadata, "item_count": 0,
+               "owner": principals.owner()}
         await self.writer.submit([(insert(conversations), [row]), *append_write(conversation_id, items)])
         return StoredConversation(conversation_id, created_at_us, metadata)
 
@@ -94,24 +96,27 @@ class ConversationStore:
         async with self.engine.connect() as connection:
             row = (await connection.execute(
                 select(conversations.c.id, conversations.c.created_at, conversations.c.metadata)
-                .where(conversations.c.id == conversation_id))).first()
+                .where(conversations.c.id == conversation_id, principals.owner_filter(conversations.c.owner)))).first()
         return StoredConversation(row.id, row.created_at, row.metadata) if row else None
 
     async def update_metadata(self, conversation_id: str, metadata: dict[str, str]) -> StoredConversation | None:
         if not storable(conversation_id):
             return None
         async with self.engine.begin() as connection:
-            await connection.execute(update(conversations).where(conversations.c.id == conversation_id)
-                                     .values(metadata=metadata))
+            await connection.execute(update(conversations).where(
+                conversations.c.id == conversation_id, principals.owner_filter(conversations.c.owner))
+                .values(metadata=metadata))
         return await self.get(conversation_id)
 
     async def delete(self, conversation_id: str) -> bool:
         if not storable(conversation_id):
             return False
         async with self.engine.begin() as connection:
-            await connection.execute(delete(conversation_items)
-                                     .where(conversation_items.c.conversation_id == conversation_id))
-            result = await connection.execute(delete(conversations).where(conversations.c.id == conversation_id))
+            result = await connection.execute(delete(conversations).where(
+                conversations.c.id == conversation_id, principals.owner_filter(conversations.c.owner)))
+            if result.rowcount:
+                await connection.execute(delete(conversation_items)
+                                         .where(conversation_items.c.conversation_id == conversation_id))
         return result.rowcount > 0
 
     async def append(self, conversation_id: str, items: list[dict[str, Any]]) -> bool:
@@ -134,7 +139,7 @@ class ConversationStore:
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 update(conversations)
-                .where(conversations.c.id == conversation_id,
+                .where(conversations.c.id == conversation_id, principals.owner_filter(conversations.c.owner),
                        or_(conversations.c.active_response_id.is_(None),
                            conversations.c.active_since < now - int(self.lease_seconds * 1_000_000)))
                 .values(active_response_id=response_id, active_since=now))
@@ -157,8 +162,9 @@ class ConversationStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
                 select(conversation_items.c.id, conversation_items.c.data)
+                .join(conversations, conversations.c.id == conversation_items.c.conversation_id)
                 .where(conversation_items.c.conversation_id == conversation_id,
-                       conversation_items.c.id.in_(found)))).all()
+                       conversation_items.c.id.in_(found), principals.owner_filter(conversations.c.owner)))).all()
         return {row.id: row.data for row in rows}
 
     async def items_page(self, conversation_id: str, *, after: str | None, limit: int, order: Order) -> Page:

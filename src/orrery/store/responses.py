@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orrery import principals
 from orrery.store.background import events_write, job_done_write, job_write
 from orrery.store.common import Order, Page, keyset_page, storable
 from orrery.store.conversations import ConversationHold
@@ -59,7 +60,7 @@ def _row(response_id: str, created_at_us: int, params: dict[str, Any], hold: Con
         "id": response_id, "created_at": created_at_us, "completed_at": None, "status": "in_progress",
         "model": params["model"], "previous_response_id": params["previous_response_id"],
         "conversation_id": hold.conversation_id if hold else None, "params": params, "usage": None, "error": None,
-        "incomplete_details": None, "owner": owner,
+        "incomplete_details": None, "owner": owner if owner is not None else principals.owner(),
     }
 
 
@@ -238,6 +239,10 @@ class ResponseStore:
         if not storable(response_id):
             return False
         async with self.engine.begin() as connection:
+            owned = (await connection.execute(select(responses.c.id).where(
+                responses.c.id == response_id, principals.owner_filter(responses.c.owner)))).first()
+            if owned is None:
+                return False
             for dependent in (response_items, response_events, response_jobs):
                 await connection.execute(delete(dependent).where(dependent.c.response_id == response_id))
             result = await connection.execute(delete(responses).where(responses.c.id == response_id))
@@ -250,7 +255,8 @@ class ResponseStore:
         if not storable(response_id):
             return None
         async with self.engine.connect() as connection:
-            row = (await connection.execute(select(responses).where(responses.c.id == response_id))).first()
+            row = (await connection.execute(select(responses).where(
+                responses.c.id == response_id, principals.owner_filter(responses.c.owner)))).first()
             if row is None:
                 return None
             output = await self._items(connection, response_id, "output")
@@ -261,8 +267,8 @@ class ResponseStore:
         if not storable(response_id):
             return None
         async with self.engine.connect() as connection:
-            status = (await connection.execute(
-                select(responses.c.status).where(responses.c.id == response_id))).scalar()
+            status = (await connection.execute(select(responses.c.status).where(
+                responses.c.id == response_id, principals.owner_filter(responses.c.owner)))).scalar()
             if status is None:
                 return None
             items = (await connection.execute(HISTORY, {"id": response_id})).scalars().all()
@@ -275,7 +281,9 @@ class ResponseStore:
             return {}
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
-                select(response_items.c.id, response_items.c.data).where(response_items.c.id.in_(found)))).all()
+                select(response_items.c.id, response_items.c.data)
+                .join(responses, responses.c.id == response_items.c.response_id)
+                .where(response_items.c.id.in_(found), principals.owner_filter(responses.c.owner)))).all()
         return {row.id: row.data for row in rows}
 
     async def input_items(self, response_id: str, *, after: str | None, limit: int,
@@ -283,8 +291,8 @@ class ResponseStore:
         if not storable(response_id):
             return None
         async with self.engine.connect() as connection:
-            exists = (await connection.execute(
-                select(responses.c.id).where(responses.c.id == response_id))).first()
+            exists = (await connection.execute(select(responses.c.id).where(
+                responses.c.id == response_id, principals.owner_filter(responses.c.owner)))).first()
             if exists is None:
                 return None
             query = select(response_items.c.data).where(
@@ -307,7 +315,7 @@ class ResponseStore:
         if model is not None and not storable(model, MODEL_LENGTH):
             return [], False
         async with self.engine.connect() as connection:
-            query = select(responses)
+            query = select(responses).where(principals.owner_filter(responses.c.owner))
             if model is not None:
                 query = query.where(responses.c.model == model)
             query = await keyset_page(connection, query, responses, responses.c.id, after, order)
