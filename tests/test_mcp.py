@@ -174,6 +174,26 @@ def test_an_unreachable_or_refusing_server_is_424_before_streaming(server, upstr
     assert upstream.bodies(upstream_name(model)) == []
 
 
+def test_credentials_in_the_server_url_are_neither_stored_nor_shown(server, upstream, model, mcp_url):
+    """A query token (and user info) of ``server_url`` reach the MCP server only."""
+    call(upstream, model, "echo", {"text": "y"}, "y")
+    with_token = f"{mcp_url}?token=query-secret-2222&plain=visible-value"
+    response = server.client().responses.create(model=model, input="echo", tools=[tool(with_token,
+                                                                                        require_approval="never")])
+    assert response.output[1].output == "y"
+    for shown in (response.to_dict(), server.client().responses.retrieve(response.id).to_dict()):
+        assert shown["tools"][0]["server_url"] == f"{mcp_url}?token=***&plain=***"
+        assert "query-secret-2222" not in json.dumps(shown)
+    unreachable = tool(mcp_url.replace("://", "://someone:userinfo-secret-3333@") + "x?sig=query-secret-4444")
+    with pytest.raises(openai.APIStatusError) as error:
+        server.client().responses.create(model=model, input="echo", tools=[unreachable])
+    assert "userinfo-secret-3333" not in error.value.message and "query-secret-4444" not in error.value.message
+    if server.backend == "sqlite":
+        database = Path(server.db_url.removeprefix("sqlite:///"))
+        stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        assert b"query-secret-2222" not in stored and b"userinfo-secret-3333" not in stored
+
+
 def test_secrets_are_neither_stored_nor_shown(server, upstream, model, mcp_url):
     call(upstream, model, "echo", {"text": "x"}, "x")
     headers_tool = {"type": "mcp", "server_label": "tools", "server_url": mcp_url, "require_approval": "never",

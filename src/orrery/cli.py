@@ -19,8 +19,10 @@ from orrery.inference import gguf
 from orrery.recording import cli as recording_cli
 from orrery.recording.recorder import Recorder
 from orrery.store.database import create_engine, migrate
+from orrery.urls import redacted
 
 log = logging.getLogger("orrery")
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,9 +81,11 @@ def serve(args: argparse.Namespace) -> None:
         if provider.model_path is not None:
             gguf.require_backend(provider)
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    providers = ", ".join(f"{p.id}={p.base_url}" for p in settings.providers)
+    for chatty in QUIET_LOGGERS:  # each request's full URL, credentials included, at INFO
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    providers = ", ".join(f"{p.id}={redacted(p.base_url)}" for p in settings.providers)
     log.info("orrery on http://%s:%d/v1, store %s, providers: %s", settings.host, settings.port,
-             settings.db_url, providers)
+             redacted(settings.db_url), providers)
     if embedded:
         _log_embedded_model(settings.providers[0])
     recorder = Recorder.from_settings(settings)

@@ -17,6 +17,7 @@ from orrery.config import RecordingMode
 from orrery.recording.context import current_test_id
 from orrery.recording.hashing import request_hash
 from orrery.recording.storage import BODY_TYPES, CHUNK_TYPE, ERROR_TYPE, RecordingStore, normalize_ids
+from orrery.urls import redacted
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
             self._replays.pop(digest, None)
             self._store.save(digest, {
                 "test_id": test_id,
-                "request": {"method": request.method, "url": str(request.url.copy_with(userinfo=b"")),
+                "request": {"method": request.method, "url": redacted(str(request.url)),
                             "headers": {}, "body": body, "endpoint": endpoint,
                             "model": body.get("model", "") if isinstance(body, dict) else ""},
                 "response": recorded_response(endpoint, response.status_code, content_type, raw, digest),

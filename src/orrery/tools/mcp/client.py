@@ -39,7 +39,7 @@ from mcp.types import (
 )
 
 from orrery import __version__
-from orrery.tools.mcp.servers import public_url
+from orrery.urls import redacted
 
 CONNECT_TIMEOUT = 10.0
 TIMEOUT = 60.0
@@ -140,7 +140,7 @@ async def _all_tools(client: Client, server_url: str) -> list[Tool]:
         cursor = page.next_cursor
         if cursor is None:
             return tools
-    raise McpServerError(f"MCP server at {public_url(server_url)} listed more than {MAX_PAGES} pages of tools")
+    raise McpServerError(f"MCP server at {redacted(server_url)} listed more than {MAX_PAGES} pages of tools")
 
 
 def _listed(tool: Tool) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def _failure(exc: Exception, server_url: str, headers: dict[str, str], timeout: 
         exc = exc.exceptions[0]
     if isinstance(exc, McpServerError):
         return exc
-    server = public_url(server_url)
+    server = redacted(server_url)
     status = None
     if isinstance(exc, httpx2.HTTPStatusError):
         status = exc.response.status_code

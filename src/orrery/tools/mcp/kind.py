@@ -41,6 +41,7 @@ from orrery.tools.mcp.servers import (
     request_headers,
 )
 from orrery.tools.mcp.transport import McpSdkTransport
+from orrery.urls import redacted
 
 LISTING_EVENTS: tuple[ToolEvent, ...] = (("response.mcp_list_tools.in_progress", {}),
                                          ("response.mcp_list_tools.completed", {}))
@@ -109,7 +110,11 @@ class McpKind(ToolKind):
 
     @classmethod
     def echoed(cls, tool: BaseModel) -> dict[str, Any]:
-        return tool.model_dump(exclude_none=True, exclude=set(SECRET_FIELDS))
+        """Without its credentials: ``headers``, ``authorization``, and those of its URL."""
+        shown = tool.model_dump(exclude_none=True, exclude=set(SECRET_FIELDS))
+        if isinstance(shown.get("server_url"), str):
+            shown["server_url"] = redacted(shown["server_url"])
+        return shown
 
     @classmethod
     def replayer(cls) -> McpHistory:

@@ -14,8 +14,8 @@ from orrery.tools.mcp.servers import (
     McpReach,
     McpServer,
     needs_approval,
-    public_url,
 )
+from orrery.urls import redacted
 
 INTERNAL_ERROR = -32603
 """JSON-RPC's code for a failure on the way to or inside the server, when no HTTP status says more."""
@@ -105,7 +105,7 @@ class McpRunner:
         assert server.config.server_url is not None
         arguments = _arguments(call.arguments)
         invocation = ToolInvocation(PROVIDER, call.name,
-                                    {"server_url": public_url(server.config.server_url), "arguments": arguments},
+                                    {"server_url": redacted(server.config.server_url), "arguments": arguments},
                                     reach=McpReach(server.config.server_url, server.headers))
         result: dict[str, Any] = await self.transport.invoke(invocation)
         return result

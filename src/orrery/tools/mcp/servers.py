@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from orrery.errors import APIError
 from orrery.ids import new_id
 from orrery.tools.base import ChatFunction, Item, ToolError, ToolInvocation, ToolTransport, ToolUnavailable
 from orrery.tools.mcp.models import McpTool
+from orrery.urls import redacted
 
 PROVIDER = "mcp"
 LIST_TOOLS = "mcp_list_tools"
 CALL_PREFIX = "mcp_"
 APPROVAL_PREFIX = "mcpr_"
 DECLINED = "The user declined to run this tool call."
-USER_INFO = re.compile(r"//[^/@]*@")
-
-
-def public_url(server_url: str) -> str:
-    """The server URL as errors and recordings show it: without user info, query or fragment,
-    which may hold credentials."""
-    try:
-        parts = urlsplit(server_url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port:
-            host += f":{parts.port}"
-    except ValueError:
-        return USER_INFO.sub("//", re.split(r"[?#]", server_url, maxsplit=1)[0])
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def request_headers(headers: dict[str, str] | None, authorization: str | None) -> dict[str, str]:
@@ -122,7 +105,7 @@ async def list_server_tools(transport: ToolTransport, config: McpTool, headers: 
                             position: int) -> list[Item]:
     """The server's tools; a server that cannot be listed is the request's 424, before any stream."""
     assert config.server_url is not None
-    invocation = ToolInvocation(PROVIDER, LIST_TOOLS, {"server_url": public_url(config.server_url)},
+    invocation = ToolInvocation(PROVIDER, LIST_TOOLS, {"server_url": redacted(config.server_url)},
                                 reach=McpReach(config.server_url, headers, listing=True))
     try:
         tools: list[Item] = await transport.invoke(invocation)
