@@ -476,6 +476,20 @@ HUGE_OR_DEEP: dict[str, tuple[dict[str, Any], str | None]] = {
 }
 
 
+TOO_LARGE = 33 * 1024 * 1024
+
+
+@pytest.mark.parametrize("path", POSTS)
+@pytest.mark.parametrize("chunked", [False, True], ids=["sized", "chunked"])
+def test_a_body_over_the_limit_is_a_413_before_any_work(http: httpx.Client, path: str, chunked: bool) -> None:
+    """32 MiB by default, whether the body says its length or not."""
+    raw = b'{"model": "scripted/garbage", "input": "' + b"x" * TOO_LARGE + b'"}'
+    content: Any = (raw[i:i + (1 << 20)] for i in range(0, len(raw), 1 << 20)) if chunked else raw
+    answer = http.post(path, content=content, headers={"content-type": "application/json"})
+    error = expect_error(answer, 413, code="request_too_large")
+    assert "bytes" in error["message"]
+
+
 @pytest.mark.parametrize(("body", "root"), HUGE_OR_DEEP.values(), ids=HUGE_OR_DEEP.keys())
 def test_huge_or_deep(http: httpx.Client, body: dict[str, Any], root: str | None) -> None:
     error = expect_error(post(http, "/responses", body), 400)

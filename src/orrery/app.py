@@ -13,6 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.responses import Response
 
 from orrery import __version__
@@ -22,6 +23,7 @@ from orrery.api import models, passthrough, responses
 from orrery.api import vector_stores as vector_store_routes
 from orrery.api.auth import Authenticator, AuthMiddleware
 from orrery.api.common import JSONBody, openapi_document
+from orrery.api.limits import OpenAIShaped413, too_large
 from orrery.config import RecordingMode, Settings
 from orrery.conversations.service import ConversationService
 from orrery.embeddings import embedder_for
@@ -77,8 +79,10 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
                                     code="invalid_value"))
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 413:
+        return _error_response(too_large(request.app.state.max_request_bytes))
     kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
     return _error_response(APIError(str(exc.detail), status_code=exc.status_code, error_type=kind,
                                     code=kind if exc.status_code == 404 else None))
@@ -154,10 +158,13 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
+    app.state.max_request_bytes = settings.max_request_bytes
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     if settings.recording_mode is not RecordingMode.LIVE:
         app.add_middleware(RecordingContextMiddleware)
     app.add_middleware(AuthMiddleware)
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_request_bytes)
+    app.add_middleware(OpenAIShaped413, limit=settings.max_request_bytes)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

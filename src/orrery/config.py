@@ -165,6 +165,8 @@ class Settings(_Model):
     websocket_max_age: Annotated[PositiveFloat, From("websocket.max_age", "ORRERY_WEBSOCKET_MAX_AGE")] = 3600.0
     """Seconds a WebSocket connection serves responses; past them it answers
     ``websocket_connection_limit_reached`` and closes, as OpenAI's do after 60 minutes."""
+    max_request_bytes: Annotated[PositiveInt, From("max_request_bytes", "ORRERY_MAX_REQUEST_BYTES")] = 32 * 1024 * 1024
+    """Bytes a request body may hold (a file upload: 512 MB); a larger one is a 413."""
     api_keys: Annotated[tuple[StaticKey, ...], From("api_keys", "ORRERY_API_KEYS"), BeforeValidator(_static_keys)] = ()
     """Keys every ``/v1/*`` request must carry, besides those made with ``orrery keys create``."""
     state_key: Annotated[str | None, From("state_key", "ORRERY_STATE_KEY")] = None

@@ -26,7 +26,11 @@ def _text_field(form, name: str) -> str | None:
     raise InvalidRequest(f"Invalid value for '{name}': expected a text field.", param=name, code="invalid_value")
 
 
-@router.post("/v1/files", openapi_extra=UPLOAD_BODY)
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024 + 1024 * 1024
+"""An upload's body at most: OpenAI's 512 MB a file, and room for the multipart framing."""
+
+
+@router.post("/v1/files", openapi_extra=UPLOAD_BODY, max_body_size=MAX_UPLOAD_BYTES)
 async def upload_file(request: Request) -> Response:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("Uploads must be multipart/form-data with 'file' and 'purpose'.",
