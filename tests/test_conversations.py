@@ -263,3 +263,24 @@ def test_racing_writers_never_lose_or_interleave_items(client, model):
     for position, (_role, text) in enumerate(items):
         if text.startswith("turn"):
             assert items[position + 1] == ("assistant", f"echo: {text}"), "a turn's answer follows its input"
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_a_conversation_deleted_while_its_response_runs_leaves_the_response_as_its_client_saw_it(
+        client, server, upstream, model, streamed):
+    """The response is stored as answered (without a turn to append to the gone conversation)."""
+    conversation = client.conversations.create()
+    upstream.script(upstream_name(model), Reply(text="answered all the same", chunk=2, delay=0.05))
+    deleter = threading.Timer(0.3, client.conversations.delete, args=(conversation.id,))
+    deleter.start()
+    if streamed:
+        events = list(client.responses.create(model=model, input="x", conversation=conversation.id, stream=True))
+        final = events[-1].response
+    else:
+        final = client.responses.create(model=model, input="x", conversation=conversation.id)
+    deleter.join()
+    assert final.status == "completed" and final.output_text == "answered all the same"
+    stored = client.responses.retrieve(final.id)
+    assert (stored.status, stored.output_text) == ("completed", "answered all the same")
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.retrieve(conversation.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from orrery.store.conversations import ConversationHold
 from orrery.store.response_leases import ResponseLeases
 from orrery.store.schema import MODEL_LENGTH, Json, response_events, response_items, response_jobs, responses
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
+
+log = logging.getLogger(__name__)
 
 HISTORY = text(
     """
@@ -131,7 +134,8 @@ class RunRecord:
             self._written = False
             self._leases.running.pop(self._row["id"], None)
 
-    def _final_write(self, response: dict[str, Any], completed_at_us: int | None) -> Write:
+    def _final_writes(self, response: dict[str, Any], completed_at_us: int | None) -> tuple[Write, Write]:
+        """The response's own final write, and the one appending its turn to its conversation."""
         response_id = response["id"]
         values = {
             "status": response["status"], "completed_at": completed_at_us, "usage": response["usage"],
@@ -150,20 +154,45 @@ class RunRecord:
                 self._timer = None
             self._written = True
             write = _insert_write({**self._row, **values}, self._input_rows + item_rows)
+        appended: Write = []
         if self._hold is not None:
             answered = response["status"] in ("completed", "incomplete")
-            write += self._hold.release_with(self._conversation_input + response["output"] if answered else [])
-        return write
+            appended = self._hold.release_with(self._conversation_input + response["output"] if answered else [])
+        return write, appended
+
+    async def _commit(self, own: Write, appended: Write) -> None:
+        """Both writes in one transaction; if the conversation cannot take the turn (it was
+        deleted meanwhile), the response alone, so the store says what its client was told."""
+        try:
+            await self._writer.submit([*own, *appended])
+        except StoreWriteError:
+            if not appended:
+                raise
+            self._without_turn()
+            await self._writer.submit(own)
+
+    def _commit_detached(self, own: Write, appended: Write) -> None:
+        """``_commit``, not awaited: queued at once (a server stopping flushes it)."""
+        def retried(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is not None and appended:
+                self._without_turn()
+                self._writer.submit_detached(own)
+
+        self._writer.submit([*own, *appended]).add_done_callback(retried)
+
+    def _without_turn(self) -> None:
+        log.warning("response %s is stored without its turn: its conversation %s could not take it (deleted?)",
+                    self._row["id"], self._row["conversation_id"])
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None,
                      closing_events: list[dict[str, Any]]) -> None:
         """Store the final state and output, and wait until it is committed. ``closing_events``:
         the events that end the stream, the terminal one last."""
-        await self._writer.submit(self._final_write(response, completed_at_us))
+        await self._commit(*self._final_writes(response, completed_at_us))
 
     def abandon(self, response: dict[str, Any]) -> None:
         """Store a run cut short (client gone); not awaited."""
-        self._writer.submit_detached(self._final_write(response, None))
+        self._commit_detached(*self._final_writes(response, None))
 
 
 class BackgroundRecord(RunRecord):
@@ -176,22 +205,22 @@ class BackgroundRecord(RunRecord):
         self.stopped_error: dict[str, Any] | None = None
         """Set when the server stops the run (shutting down): it is then stored ``failed`` with it."""
 
-    def ended(self, response: dict[str, Any], completed_at_us: int | None,
-              closing_events: list[dict[str, Any]]) -> Write:
-        """The final write; it stores the parameters again, as the run prepared them (with what
+    def _ended(self, response: dict[str, Any], completed_at_us: int | None,
+               closing_events: list[dict[str, Any]]) -> tuple[Write, Write]:
+        """The final writes; they store the parameters again, as the run prepared them (with what
         it learned since the response was queued, such as its ``context_edits``)."""
         params = (update(responses).where(responses.c.id == response["id"]).values(params=self._row["params"]), None)
-        return [params, *self._final_write(response, completed_at_us), *events_write(response["id"], closing_events),
-                *job_done_write(response["id"])]
+        own, appended = self._final_writes(response, completed_at_us)
+        return [params, *own, *events_write(response["id"], closing_events), *job_done_write(response["id"])], appended
 
     async def finish(self, response: dict[str, Any], completed_at_us: int | None,
                      closing_events: list[dict[str, Any]]) -> None:
-        await self._writer.submit(self.ended(response, completed_at_us, closing_events))
+        await self._commit(*self._ended(response, completed_at_us, closing_events))
 
     def abandon(self, response: dict[str, Any]) -> None:
         if self.stopped_error is not None:
             response = {**response, "status": "failed", "error": self.stopped_error}
-        self._writer.submit_detached(self.ended(response, None, []))
+        self._commit_detached(*self._ended(response, None, []))
 
 
 class ResponseStore:
