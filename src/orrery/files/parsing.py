@@ -58,9 +58,12 @@ def _is_binary(data: bytes) -> bool:
 def _decode(raw: bytes, filename: str) -> str:
     if raw.startswith(UTF16_BOMS):
         try:
-            return raw.decode("utf-16")
+            text = raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise UnsupportedFile(f"{filename}: undecodable UTF-16 text: {exc.reason}") from exc
+        # UTF-16 text can hold NUL characters (UTF-8 and cp1252 text with one is binary), which
+        # PostgreSQL's text type refuses.
+        return text.replace("\x00", "")
     if _is_binary(raw):
         raise UnsupportedFile(f"{filename}: binary content of an unsupported type")
     # utf-8-sig also reads UTF-8 without a BOM. Text that is not UTF-8 is, in practice, Windows'

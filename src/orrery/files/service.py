@@ -50,11 +50,22 @@ class FileService:
         if purpose not in PURPOSES:
             raise InvalidRequest(f"Invalid value for 'purpose': '{purpose[:64]}'. Supported values are: "
                                  f"{', '.join(repr(p) for p in PURPOSES)}.", param="purpose", code="invalid_value")
+        if "\x00" in filename:
+            raise InvalidRequest("Invalid 'file': its filename must not contain NUL characters (\\u0000).",
+                                 param="file", code="invalid_value")
         file_id = f"file-{secrets.token_hex(12)}"
         size = await self.blobs.write(file_id, source)
         stored = StoredFile(file_id, time.time_ns() // 1000, size, filename[:1024], purpose, expires_at)
-        await self.store.create(stored)
+        await self._record(stored)
         return file_view(stored)
+
+    async def _record(self, stored: StoredFile) -> None:
+        """Insert the file's row; a blob whose row could not be written would never be deleted."""
+        try:
+            await self.store.create(stored)
+        except BaseException:
+            await self.blobs.delete(stored.id)
+            raise
 
     async def get(self, file_id: str) -> StoredFile:
         stored = await self.store.get(file_id)

@@ -69,6 +69,8 @@ class FileStore:
 
     async def list_page(self, *, after: str | None, limit: int, order: Order,
                         purpose: str | None) -> tuple[list[StoredFile], bool]:
+        if purpose is not None and not storable(purpose):
+            return [], False
         query = select(files).where(_live(int(time.time())))
         if purpose is not None:
             query = query.where(files.c.purpose == purpose)

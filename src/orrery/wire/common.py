@@ -33,6 +33,7 @@ Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
 """OpenAI's metadata: at most 16 string pairs, keys up to 64 and values up to 512 characters."""
 
 NO_NUL = r"^[^\x00]*$"
+"""The pattern of strings a text column holds: PostgreSQL's text refuses NUL (SQLite is held to it too)."""
 Identifier = Annotated[str, StringConstraints(max_length=128, pattern=NO_NUL)]
 """An id we store and look up: at most 128 characters and no NUL, which SQL text refuses."""
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
 from orrery.errors import InvalidRequest
+from orrery.wire.common import NO_NUL
 from orrery.wire.items import TOOL_ITEM_TYPES
 from orrery.wire.policy import INPUT_ITEMS, REFUSED_ITEM_TYPES, REFUSED_TOOL_TYPES
 
@@ -337,6 +338,9 @@ def _worded(error: _Error, model: type[BaseModel] | None) -> InvalidRequest:
         return InvalidRequest(f"Invalid '{param}': array too long. Expected an array with maximum length "
                               f"{ctx.get('max_length')}, but got an array with length {len(value)} instead.",
                               param=param, code="array_above_max_length")
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        return InvalidRequest(f"Invalid '{param}': string must not contain NUL characters (\\u0000).", param=param,
+                              code="invalid_value")
     if kind == "string_pattern_mismatch":
         return InvalidRequest(f"Invalid '{param}': string does not match pattern. Expected a string that matches "
                               f"the pattern '{ctx.get('pattern')}'.", param=param, code="invalid_value")

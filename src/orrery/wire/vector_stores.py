@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
-from orrery.wire.common import Filter, Identifier, Metadata, ModelName, StrictModel
+from orrery.wire.common import NO_NUL, Filter, Identifier, Metadata, ModelName, StrictModel
 
 
 class AutoChunking(StrictModel):
@@ -42,7 +42,7 @@ def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Attributes = Annotated[dict[str, AttributeValue], AfterValidator(_check_attributes)]
-VectorStoreName = Annotated[str, StringConstraints(max_length=1024)]
+VectorStoreName = Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)]
 
 
 class StoreExpiry(StrictModel):
