@@ -7,11 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from orrery.api.common import JSONBody, include_param, json_body, services
+from orrery.api.common import JSONBody, errors, include_param, json_body, services
 from orrery.wire.conversations import CreateConversationRequest, CreateItemsRequest, UpdateConversationRequest
 from orrery.wire.validation import parse_request
 
-router = APIRouter()
+router = APIRouter(responses=errors(400))
+"""Every route answers 400 for an id that is not a conversation's (``conv_…``) too."""
 
 
 @router.post("/v1/conversations", openapi_extra=json_body(CreateConversationRequest))

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from orrery.api.common import JSON_OBJECT_BODY, JSONBody, services
+from orrery.api.common import JSON_OBJECT_BODY, STREAMED, JSONBody, errors, services
 from orrery.api.disconnect import unless_disconnected
 from orrery.errors import InvalidRequest
 from orrery.inference.errors import UpstreamError, http_error
@@ -64,13 +64,13 @@ async def _forward(request: Request, provider: Provider, path: str, body: dict[s
                              background=BackgroundTask(stack.aclose))
 
 
-@router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/chat/completions", openapi_extra=JSON_OBJECT_BODY, responses={**STREAMED, **errors(404, 502, 504)})
 async def chat_completions(request: Request) -> Response:
     provider, body = await _routed_body(request)
     return await _forward(request, provider, "chat/completions", body)
 
 
-@router.post("/v1/embeddings", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/v1/embeddings", openapi_extra=JSON_OBJECT_BODY, responses=errors(404, 502, 504))
 async def embeddings(request: Request) -> Response:
     provider, body = await _routed_body(request)
     return await _forward(request, provider, "embeddings", body)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from orrery.api.common import JSONBody, include_param, json_body, services
+from orrery.api.common import STREAMED, JSONBody, errors, include_param, json_body, services
 from orrery.api.disconnect import unless_disconnected
 from orrery.inference.errors import http_error
 from orrery.responses.background import BackgroundRunner
@@ -69,7 +69,8 @@ async def _create_background(request: Request, raw: bytes, body: CreateResponseR
     return JSONBody(queued.response, headers=headers)
 
 
-@router.post("/v1/responses", openapi_extra=json_body(CreateResponseRequest))
+@router.post("/v1/responses", openapi_extra=json_body(CreateResponseRequest),
+             responses={**STREAMED, **errors(404, 409, 424, 502, 504)})
 async def create_response(request: Request) -> Response:
     raw = await request.body()
     body = parse_request(raw, CreateResponseRequest)
@@ -113,7 +114,8 @@ async def responses_socket(websocket: WebSocket) -> None:
                 return
 
 
-@router.post("/v1/responses/input_tokens", openapi_extra=json_body(CountInputTokensRequest))
+@router.post("/v1/responses/input_tokens", openapi_extra=json_body(CountInputTokensRequest),
+             responses=errors(404, 424))
 async def count_input_tokens(request: Request) -> Response:
     body = parse_request(await request.body(), CountInputTokensRequest)
     counted = await services(request).responses.count_input_tokens(body)
@@ -121,7 +123,7 @@ async def count_input_tokens(request: Request) -> Response:
                     headers={"x-orrery-token-count": counted.method})
 
 
-@router.post("/v1/responses/compact", openapi_extra=json_body(CompactRequest))
+@router.post("/v1/responses/compact", openapi_extra=json_body(CompactRequest), responses=errors(404, 502, 504))
 async def compact_response(request: Request) -> Response:
     body = parse_request(await request.body(), CompactRequest)
     return JSONBody(await services(request).responses.compact(body))
@@ -138,7 +140,7 @@ async def list_responses(
     return JSONBody(await services(request).responses.list_page(after=after, limit=limit, order=order, model=model))
 
 
-@router.get("/v1/responses/{response_id}")
+@router.get("/v1/responses/{response_id}", responses=STREAMED)
 async def retrieve_response(request: Request, response_id: str, stream: bool = False,
                             starting_after: int | None = Query(None, ge=-1, le=SEQUENCE_MAX)) -> Response:
     """With ``stream=true``, a background response's events past ``starting_after``, then its
@@ -153,7 +155,7 @@ async def retrieve_response(request: Request, response_id: str, stream: bool = F
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-@router.post("/v1/responses/{response_id}/cancel")
+@router.post("/v1/responses/{response_id}/cancel", responses=errors(400))
 async def cancel_response(request: Request, response_id: str) -> Response:
     return JSONBody(await services(request).background.cancel(response_id))
 

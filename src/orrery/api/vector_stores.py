@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from orrery.api.common import JSONBody, json_body, services
+from orrery.api.common import JSONBody, errors, json_body, services
 from orrery.wire.validation import parse_request
 from orrery.wire.vector_stores import (
     CreateFileBatchRequest,
@@ -24,7 +24,7 @@ Status = Literal["in_progress", "completed", "failed", "cancelled"]
 Order = Literal["asc", "desc"]
 
 
-@router.post("", openapi_extra=json_body(CreateVectorStoreRequest))
+@router.post("", openapi_extra=json_body(CreateVectorStoreRequest), responses=errors(404))
 async def create_store(request: Request) -> Response:
     body = parse_request(await request.body(), CreateVectorStoreRequest)
     return JSONBody(await services(request).vector_stores.create(body))
