@@ -142,3 +142,39 @@ def test_the_owner_of_each_row_is_its_project(guarded: Server) -> None:
     if guarded.backend == "sqlite":
         data = Path(guarded.db_url.removeprefix("sqlite:///")).read_bytes()
         assert all(key.encode() not in data for key in KEYS.values())
+
+
+def test_another_projects_files_and_vector_stores_do_not_exist(guarded: Server) -> None:
+    with as_("alice", guarded) as alice, as_("bob", guarded) as bob, as_("root", guarded) as root:
+        uploaded = alice.post("/files", files={"file": ("notes.txt", b"alice's private notes")},
+                              data={"purpose": "assistants"}).json()
+        file_id = uploaded["id"]
+        store = alice.post("/vector_stores", json={"name": "alice's", "file_ids": [file_id]}).json()
+        store_id = store["id"]
+        batch = alice.post(f"/vector_stores/{store_id}/file_batches", json={"file_ids": [file_id]}).json()
+        for method, path, body in (
+                ("GET", f"/files/{file_id}", None), ("GET", f"/files/{file_id}/content", None),
+                ("DELETE", f"/files/{file_id}", None),
+                ("GET", f"/vector_stores/{store_id}", None),
+                ("POST", f"/vector_stores/{store_id}", {"name": "bob's now"}),
+                ("DELETE", f"/vector_stores/{store_id}", None),
+                ("GET", f"/vector_stores/{store_id}/files", None),
+                ("POST", f"/vector_stores/{store_id}/files", {"file_id": file_id}),
+                ("GET", f"/vector_stores/{store_id}/files/{file_id}", None),
+                ("DELETE", f"/vector_stores/{store_id}/files/{file_id}", None),
+                ("POST", f"/vector_stores/{store_id}/search", {"query": "notes"}),
+                ("GET", f"/vector_stores/{store_id}/file_batches/{batch['id']}", None),
+                ("POST", f"/vector_stores/{store_id}/file_batches/{batch['id']}/cancel", None)):
+            check_missing(bob.request(method, path, json=body))
+        assert file_id not in {entry["id"] for entry in bob.get("/files?limit=100").json()["data"]}
+        assert store_id not in {entry["id"] for entry in bob.get("/vector_stores?limit=100").json()["data"]}
+        with_their_file = bob.post("/vector_stores", json={"name": "mine", "file_ids": [file_id]})
+        assert with_their_file.status_code in (400, 404) and file_id in with_their_file.json()["error"]["message"]
+        searching = bob.post("/responses", json={"model": MODEL, "input": "find",
+                                                 "tools": [{"type": "file_search", "vector_store_ids": [store_id]}]})
+        check_missing(searching)
+        assert searching.json()["error"]["code"] == "vector_store_not_found"
+        assert root.get(f"/vector_stores/{store_id}").status_code == 200
+        assert root.get(f"/files/{file_id}/content").content == b"alice's private notes"
+        assert alice.get(f"/files/{file_id}/content").content == b"alice's private notes"
+        assert alice.get(f"/vector_stores/{store_id}").json()["name"] == "alice's"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orrery import principals
 from orrery.store.common import Order, keyset_page, storable
 from orrery.store.schema import files
 
@@ -41,14 +42,16 @@ class FileStore:
         async with self.engine.begin() as connection:
             await connection.execute(insert(files), [{
                 "id": stored.id, "created_at": stored.created_at_us, "bytes": stored.bytes,
-                "filename": stored.filename, "purpose": stored.purpose, "expires_at": stored.expires_at}])
+                "filename": stored.filename, "purpose": stored.purpose, "expires_at": stored.expires_at,
+                "owner": principals.owner()}])
 
     async def get(self, file_id: str) -> StoredFile | None:
         if not storable(file_id):
             return None
         async with self.engine.connect() as connection:
             row = (await connection.execute(
-                select(files).where(files.c.id == file_id, _live(int(time.time()))))).first()
+                select(files).where(files.c.id == file_id, _live(int(time.time())),
+                                    principals.owner_filter(files.c.owner)))).first()
         return _stored(row) if row else None
 
     async def get_many(self, file_ids: list[str]) -> dict[str, StoredFile]:
@@ -57,21 +60,23 @@ class FileStore:
             return {}
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
-                select(files).where(files.c.id.in_(ids), _live(int(time.time()))))).all()
+                select(files).where(files.c.id.in_(ids), _live(int(time.time())),
+                                    principals.owner_filter(files.c.owner)))).all()
         return {row.id: _stored(row) for row in rows}
 
     async def delete(self, file_id: str) -> bool:
         if not storable(file_id):
             return False
         async with self.engine.begin() as connection:
-            result = await connection.execute(delete(files).where(files.c.id == file_id))
+            result = await connection.execute(delete(files).where(files.c.id == file_id,
+                                                                  principals.owner_filter(files.c.owner)))
         return result.rowcount > 0
 
     async def list_page(self, *, after: str | None, limit: int, order: Order,
                         purpose: str | None) -> tuple[list[StoredFile], bool]:
         if purpose is not None and not storable(purpose):
             return [], False
-        query = select(files).where(_live(int(time.time())))
+        query = select(files).where(_live(int(time.time())), principals.owner_filter(files.c.owner))
         if purpose is not None:
             query = query.where(files.c.purpose == purpose)
         async with self.engine.connect() as connection:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orrery import principals
 from orrery.store.common import Order, keyset_page, now_us, storable
 from orrery.store.schema import vector_chunks, vector_store_file_batches, vector_store_files, vector_stores
 
@@ -65,7 +66,7 @@ class VectorStoreStore:
 
     async def create(self, row: dict[str, Any], files: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(insert(vector_stores), [row])
+            await connection.execute(insert(vector_stores), [{**row, "owner": principals.owner()}])
             if files:
                 await connection.execute(insert(vector_store_files), files)
 
@@ -77,7 +78,8 @@ class VectorStoreStore:
 
     async def _with_counts(self, ids: list[str]) -> list[StoredVectorStore]:
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(select(vector_stores).where(vector_stores.c.id.in_(ids)))).all()
+            rows = (await connection.execute(select(vector_stores).where(
+                vector_stores.c.id.in_(ids), principals.owner_filter(vector_stores.c.owner)))).all()
             counts = (await connection.execute(
                 select(vector_store_files.c.vector_store_id, vector_store_files.c.status, func.count(),
                        func.coalesce(func.sum(vector_store_files.c.usage_bytes), 0))
@@ -95,7 +97,7 @@ class VectorStoreStore:
             for row in rows), key=lambda s: order[s.id])
 
     async def list_page(self, *, after: str | None, limit: int, order: Order) -> tuple[list[StoredVectorStore], bool]:
-        query = select(vector_stores.c.id)
+        query = select(vector_stores.c.id).where(principals.owner_filter(vector_stores.c.owner))
         async with self.engine.connect() as connection:
             ordered = await keyset_page(connection, query, vector_stores, vector_stores.c.id, after, order)
             ids = list((await connection.execute(ordered.limit(limit + 1))).scalars().all())
@@ -103,12 +105,17 @@ class VectorStoreStore:
 
     async def update(self, store_id: str, values: dict[str, Any]) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(update(vector_stores).where(vector_stores.c.id == store_id).values(**values))
+            await connection.execute(update(vector_stores).where(
+                vector_stores.c.id == store_id, principals.owner_filter(vector_stores.c.owner)).values(**values))
 
     async def delete(self, store_id: str) -> bool:
         if not storable(store_id):
             return False
         async with self.engine.begin() as connection:
+            owned = (await connection.execute(select(vector_stores.c.id).where(
+                vector_stores.c.id == store_id, principals.owner_filter(vector_stores.c.owner)))).first()
+            if owned is None:
+                return False
             await connection.execute(delete(vector_chunks).where(vector_chunks.c.vector_store_id == store_id))
             await connection.execute(delete(vector_store_files).where(vector_store_files.c.vector_store_id == store_id))
             await connection.execute(delete(vector_store_file_batches)

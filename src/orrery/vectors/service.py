@@ -212,6 +212,7 @@ class VectorStoreService:
         return await self.retrieve_batch(store_id, batch_id)
 
     async def retrieve_batch(self, store_id: str, batch_id: str) -> dict[str, Any]:
+        await self._existing(store_id)
         found = await self.store.get_batch(store_id, batch_id)
         if found is None:
             raise NotFound(f"No file batch found with id '{batch_id[:140]}'.", param="batch_id")
