@@ -136,7 +136,8 @@ def server(request: pytest.FixtureRequest, upstream: ScriptedUpstream, workdir: 
     else:
         db_url = request.getfixturevalue("postgres_url")
     config = {"providers": provider_config(upstream), "db": db_url, "data_dir": str(workdir / "data"),
-              "web_search": {"base_url": upstream.search_url, "api_key": WEB_SEARCH_KEY, "timeout": 2}}
+              "web_search": {"base_url": upstream.search_url, "api_key": WEB_SEARCH_KEY, "timeout": 2},
+              "outbound": {"allow": ["127.0.0.1"]}}  # the tests' MCP servers
     process, url = start_server(config, log_path=workdir / f"server-{backend}.log")
     yield Server(url=url, backend=backend, db_url=db_url, pid=process.pid)
     stop_server(process)

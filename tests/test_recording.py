@@ -39,7 +39,7 @@ def recorded_text(recording: dict) -> str:
 def run_server(tmp: Path, name: str, providers: list[dict], mode: str, directory: Path,
                keep_env: tuple[str, ...] = (), web_search: dict | None = None) -> tuple[subprocess.Popen, str]:
     config = {"providers": providers, "db": f"sqlite:///{tmp / (name + '.db')}",
-              "recording": {"mode": mode, "dir": str(directory)}}
+              "recording": {"mode": mode, "dir": str(directory)}, "outbound": {"allow": ["127.0.0.1"]}}
     if web_search is not None:
         config["web_search"] = web_search
     return start_server(config, log_path=tmp / f"{name}.log", keep_env=keep_env)

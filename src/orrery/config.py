@@ -129,6 +129,11 @@ class StaticKey(_Model):
     """Reads every project's objects."""
 
 
+def _comma_separated(value: Any) -> Any:
+    """An environment variable's ``a,b,c``; the YAML's list as it is."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
 def _static_keys(value: Any) -> Any:
     """``ORRERY_API_KEYS``: ``KEY1=PROJECT1,KEY2=PROJECT2``; the YAML's list as it is."""
     if not isinstance(value, str):
@@ -165,6 +170,10 @@ class Settings(_Model):
     websocket_max_age: Annotated[PositiveFloat, From("websocket.max_age", "ORRERY_WEBSOCKET_MAX_AGE")] = 3600.0
     """Seconds a WebSocket connection serves responses; past them it answers
     ``websocket_connection_limit_reached`` and closes, as OpenAI's do after 60 minutes."""
+    outbound_allow: Annotated[tuple[str, ...], From("outbound.allow", "ORRERY_OUTBOUND_ALLOW"),
+                              BeforeValidator(_comma_separated)] = ()
+    """Hosts, addresses and networks a client's URLs (MCP servers) may reach although they are
+    loopback, private or link-local, which are refused otherwise."""
     max_request_bytes: Annotated[PositiveInt, From("max_request_bytes", "ORRERY_MAX_REQUEST_BYTES")] = 32 * 1024 * 1024
     """Bytes a request body may hold (a file upload: 512 MB); a larger one is a 413."""
     api_keys: Annotated[tuple[StaticKey, ...], From("api_keys", "ORRERY_API_KEYS"), BeforeValidator(_static_keys)] = ()

@@ -160,7 +160,7 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
             self._replays.pop(digest, None)
             self._store.save(digest, {
                 "test_id": test_id,
-                "request": {"method": request.method, "url": redacted(str(request.url)),
+                "request": {"method": request.method, "url": redacted(str(request.url.copy_with(userinfo=b""))),
                             "headers": {}, "body": body, "endpoint": endpoint,
                             "model": body.get("model", "") if isinstance(body, dict) else ""},
                 "response": recorded_response(endpoint, response.status_code, content_type, raw, digest),

@@ -39,6 +39,7 @@ from mcp.types import (
 )
 
 from orrery import __version__
+from orrery.outbound import OutboundPolicy, OutboundRefused
 from orrery.urls import redacted
 
 CONNECT_TIMEOUT = 10.0
@@ -57,22 +58,23 @@ class McpServerError(Exception):
         self.status = status
 
 
-async def list_tools(server_url: str, headers: dict[str, str], *, connect_timeout: float = CONNECT_TIMEOUT,
-                     timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+async def list_tools(server_url: str, headers: dict[str, str], policy: OutboundPolicy, *,
+                     connect_timeout: float = CONNECT_TIMEOUT, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     """Every tool the server offers, in the shape of OpenAI's ``McpListToolsTool``."""
-    async with _session(server_url, headers, connect_timeout, timeout) as (client, _):
+    async with _session(server_url, headers, policy, connect_timeout, timeout) as (client, _):
         return [_listed(tool) for tool in await _all_tools(client, server_url)]
 
 
-async def call_tool(server_url: str, headers: dict[str, str], name: str, arguments: dict[str, Any], *,
-                    connect_timeout: float = CONNECT_TIMEOUT, timeout: float = TIMEOUT) -> tuple[str, str | None]:
+async def call_tool(server_url: str, headers: dict[str, str], policy: OutboundPolicy, name: str,
+                    arguments: dict[str, Any], *, connect_timeout: float = CONNECT_TIMEOUT,
+                    timeout: float = TIMEOUT) -> tuple[str, str | None]:
     """Call one tool; answer its output as text, and an error message if the call failed.
 
     The tools are listed first, in the same session: the SDK checks a result against the tool's
     output schema and otherwise fetches a listing (only its first page) itself, and 2026-07-28
     servers need the listing to map arguments to headers.
     """
-    async with _session(server_url, headers, connect_timeout, timeout) as (client, statuses):
+    async with _session(server_url, headers, policy, connect_timeout, timeout) as (client, statuses):
         await _all_tools(client, server_url)
         try:
             result = await client.call_tool(name, arguments)
@@ -87,7 +89,7 @@ async def call_tool(server_url: str, headers: dict[str, str], name: str, argumen
 
 
 @asynccontextmanager
-async def _session(server_url: str, headers: dict[str, str], connect_timeout: float,
+async def _session(server_url: str, headers: dict[str, str], policy: OutboundPolicy, connect_timeout: float,
                    timeout: float) -> AsyncIterator[tuple[Client, list[int]]]:
     """An MCP session, and the HTTP statuses of the POSTs sent so far.
 
@@ -100,9 +102,16 @@ async def _session(server_url: str, headers: dict[str, str], connect_timeout: fl
         if response.request.method == "POST":
             statuses.append(response.status_code)
 
+    async def allowed(request: httpx2.Request) -> None:
+        try:
+            await policy.check(request.url.host, request.url.port)
+        except OutboundRefused as exc:
+            raise McpServerError(f"MCP server at {redacted(str(request.url))} may not be reached: {exc}") from None
+
     try:
+        await allowed(httpx2.Request("GET", server_url))
         http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-                                  verify=_tls_context(), event_hooks={"response": [record]})
+                                  verify=_tls_context(), event_hooks={"request": [allowed], "response": [record]})
         with anyio.fail_after(timeout):
             async with AsyncExitStack() as stack:
                 if httpx2.URL(server_url).path.rstrip("/").endswith("/sse"):

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from orrery.errors import InvalidRequest
+from orrery.outbound import OutboundPolicy
 from orrery.tools.base import (
     Item,
     ModelCall,
@@ -102,7 +103,7 @@ class McpKind(ToolKind):
 
     @classmethod
     def start(cls, setup: ToolSetup) -> McpKind:
-        return cls(setup.wrap_transport(McpSdkTransport()))
+        return cls(setup.wrap_transport(McpSdkTransport(OutboundPolicy(setup.settings.outbound_allow))))
 
     @classmethod
     def key(cls, tool: Any) -> str:
