@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import Server, provider_config, start_server, stop_server
+from scripted_upstream import Reply
 
 ALICE, BOB = "sk-alice-0123456789", "sk-bob-9876543210"
 
@@ -114,3 +115,34 @@ def test_keys_made_with_the_cli_close_an_open_server_and_revoking_one_shuts_it_o
     assert "no API keys configured" in text and key not in text
     if db_url.startswith("sqlite"):
         assert key.encode() not in Path(db_url.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_each_project_has_its_own_limits(upstream, db_url: str, tmp_path: Path) -> None:
+    """Past ``requests_per_minute``, or with ``concurrent_responses`` running, a 429 with Retry-After."""
+    keys = [{"key": ALICE, "project": "alice"}, {"key": BOB, "project": "bob"}]
+    limits = {"requests_per_minute": 4, "concurrent_responses": 1}
+    with serving(upstream, db_url, tmp_path, api_keys=keys, limits=limits) as (server, _):
+        alice = {"authorization": f"Bearer {ALICE}"}
+        bob = {"authorization": f"Bearer {BOB}"}
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            upstream.script("scripted-other", Reply(text="slow " * 20, chunk=5, delay=0.1))
+            with http.stream("POST", "/responses", headers=alice, json={
+                    "model": "scripted/scripted-other", "input": "x", "stream": True}) as running:
+                chunks = running.iter_bytes()
+                next(chunks)
+                busy = http.post("/responses", headers=alice, json={"model": "scripted/scripted-model", "input": "y"})
+                assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+                assert busy.json()["error"]["code"] == "rate_limit_exceeded"
+                assert http.post("/responses", headers=bob, json={"model": "scripted/scripted-model",
+                                                                  "input": "bob's own"}).status_code == 200
+                for _ in chunks:
+                    pass
+            assert http.get("/models", headers=alice).status_code == 200  # the 2nd of 4 this minute
+            assert http.get("/models", headers=alice).status_code == 200
+            assert http.get("/models", headers=alice).status_code == 200
+            over = http.get("/models", headers=alice)
+            assert over.status_code == 429, over.text
+            error = over.json()["error"]
+            assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
+            assert int(over.headers["retry-after"]) >= 1 and "4 a minute" in error["message"]
+            assert http.get("/models", headers=bob).status_code == 200

@@ -24,6 +24,7 @@ from orrery.api import vector_stores as vector_store_routes
 from orrery.api.auth import Authenticator, AuthMiddleware
 from orrery.api.common import JSONBody, openapi_document
 from orrery.api.limits import OpenAIShaped413, too_large
+from orrery.api.rate_limits import RateLimiter
 from orrery.config import RecordingMode, Settings
 from orrery.conversations.service import ConversationService
 from orrery.embeddings import embedder_for
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
 
     app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
     app.state.max_request_bytes = settings.max_request_bytes
+    app.state.rate_limiter = RateLimiter(settings.requests_per_minute, settings.concurrent_responses)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     if settings.recording_mode is not RecordingMode.LIVE:
         app.add_middleware(RecordingContextMiddleware)

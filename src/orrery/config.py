@@ -174,6 +174,12 @@ class Settings(_Model):
                               BeforeValidator(_comma_separated)] = ()
     """Hosts, addresses and networks a client's URLs (MCP servers) may reach although they are
     loopback, private or link-local, which are refused otherwise."""
+    requests_per_minute: Annotated[int, Field(ge=0), From("limits.requests_per_minute",
+                                                         "ORRERY_REQUESTS_PER_MINUTE")] = 0
+    """Requests a project (an API key's) may make a minute, in each server process; 0: no limit."""
+    concurrent_responses: Annotated[int, Field(ge=0), From("limits.concurrent_responses",
+                                                          "ORRERY_CONCURRENT_RESPONSES")] = 0
+    """Responses a project may have running at once, in each server process; 0: no limit."""
     max_request_bytes: Annotated[PositiveInt, From("max_request_bytes", "ORRERY_MAX_REQUEST_BYTES")] = 32 * 1024 * 1024
     """Bytes a request body may hold (a file upload: 512 MB); a larger one is a 413."""
     api_keys: Annotated[tuple[StaticKey, ...], From("api_keys", "ORRERY_API_KEYS"), BeforeValidator(_static_keys)] = ()

@@ -16,6 +16,7 @@ import time
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orrery.api.rate_limits import RateLimiter
 from orrery.errors import APIError
 from orrery.principals import Principal, current
 from orrery.store.api_keys import ApiKeyStore, key_hash
@@ -79,7 +80,8 @@ def _bearer(scope: Scope) -> str | None:
 
 
 class AuthMiddleware:
-    """Sets ``principals.current`` for each ``/v1/*`` request, or answers it 401."""
+    """Sets ``principals.current`` for each ``/v1/*`` request, or answers it 401 (or 429, past its
+    project's limits)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -97,18 +99,29 @@ class AuthMiddleware:
         if principal is None:
             await _refuse(scope, receive, send, UNKNOWN if key else MISSING)
             return
+        limiter: RateLimiter = scope["app"].state.rate_limiter
+        creates = scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/responses"
+        try:
+            limiter.admit(principal.project, creates)
+        except APIError as exc:
+            await _refuse(scope, receive, send, exc)
+            return
         token = current.set(principal)
         try:
             await self.app(scope, receive, send)
         finally:
             current.reset(token)
+            if creates:
+                limiter.finished(principal.project)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, error: APIError) -> None:
-    """A 401 with OpenAI's error body; for a WebSocket upgrade, as its HTTP answer."""
+    """A 401 or 429 with OpenAI's error body; for a WebSocket upgrade, as its HTTP answer."""
     body = orjson.dumps(error.body())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"www-authenticate", b"Bearer")]
+               *((name.encode(), value.encode()) for name, value in error.headers.items())]
+    if error.status_code == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
     prefix = "websocket.http." if scope["type"] == "websocket" else "http."
     if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
