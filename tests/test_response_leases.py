@@ -95,3 +95,30 @@ def test_a_response_running_longer_than_its_lease_keeps_it_and_its_conversation(
         assert stored["usage"]["total_tokens"] > 0 and stored["completed_at"] is not None
     finally:
         stop_server(process)
+
+
+def test_a_killed_servers_response_is_failed_by_its_missed_heartbeats_long_before_its_lease(
+        upstream, model, db_url, tmp_path):
+    """With a 60-second lease, another server fails it within seconds: its process stopped beating."""
+    def serve_long(name: str):
+        config = {"providers": provider_config(upstream), "db": db_url, "response_lease": 60,
+                  "data_dir": str(tmp_path / "data")}
+        return start_server(config, log_path=tmp_path / f"{name}.log")
+
+    survivor, survivor_url = serve_long("survivor")
+    doomed, url = serve_long("doomed")
+    try:
+        upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
+        with streaming_on_a_conversation(url, model) as (_, response_id, answer):
+            for line in answer.iter_lines():
+                if "output_text.delta" in line:
+                    wait_for_status(url, response_id, "in_progress")
+                    os.kill(doomed.pid, signal.SIGKILL)
+                    doomed.wait()
+                    break
+        killed_at = time.monotonic()
+        failed = wait_for_status(survivor_url, response_id, "failed", seconds=30)
+        assert time.monotonic() - killed_at < 20, "failed by the heartbeats, not the 60 s lease"
+        assert failed["error"]["message"] == "The server running this response stopped before it finished."
+    finally:
+        stop_server(survivor)

@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             log.warning("no API keys configured: every request is served, and every object is visible to all; "
                         "set api_keys or run 'orrery keys create NAME' to require keys")
         leases = ResponseLeases(writer, settings.response_lease)
-        leases.start()
+        await leases.start()
         recorder = Recorder.from_settings(settings)
         router = ModelRouter.from_config(settings.providers, recorder)
         conversations = ConversationService(ConversationStore(engine, writer, settings.response_lease))

@@ -158,7 +158,7 @@ class BackgroundRunner:
         room = self.concurrency - len(self._tasks)
         if room <= 0:
             return
-        for job in await self.store.claim(room, self.leases.expiry(), self.key_id):
+        for job in await self.store.claim(room, self.leases.expiry(), self.key_id, self.leases.process_id):
             self.run(job)
 
     async def _take_cancellations(self) -> None:

@@ -52,7 +52,7 @@ class BackgroundStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def claim(self, limit: int, lease_expires_at: int, sealed_by: str) -> list[Job]:
+    async def claim(self, limit: int, lease_expires_at: int, sealed_by: str, runner: str) -> list[Job]:
         """Take up to ``limit`` queued responses whose requests are sealed by ``sealed_by`` (the
         state key this process holds), oldest first, turning them ``in_progress``."""
         oldest = (select(responses.c.id)
@@ -61,7 +61,7 @@ class BackgroundStore:
                   .order_by(responses.c.created_at).limit(limit).with_for_update(skip_locked=True, of=responses))
         claimed = (update(responses)
                    .where(responses.c.id.in_(oldest.scalar_subquery()), responses.c.status == "queued")
-                   .values(status="in_progress", lease_expires_at=lease_expires_at)
+                   .values(status="in_progress", lease_expires_at=lease_expires_at, runner=runner)
                    .returning(responses.c.id, responses.c.created_at, responses.c.conversation_id,
                               responses.c.owner))
         async with self.engine.begin() as connection:
@@ -117,10 +117,4 @@ class BackgroundStore:
         async with self.engine.connect() as connection:
             return (await connection.execute(
                 select(responses.c.status).where(responses.c.id == response_id))).scalar()
-
-
-def expired_jobs_write(now: int) -> Write:
-    """Drop the jobs of responses whose process died running them (the sweep fails those)."""
-    expired = select(responses.c.id).where(responses.c.status == "in_progress", responses.c.lease_expires_at < now)
-    return [(delete(response_jobs).where(response_jobs.c.response_id.in_(expired)), None)]
 

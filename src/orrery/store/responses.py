@@ -118,7 +118,8 @@ class RunRecord:
             self._timer = None
         self._written = True
         self._leases.running[self._row["id"]] = self._row["conversation_id"]
-        return _insert_write({**self._row, "lease_expires_at": self._leases.expiry()}, self._input_rows)
+        return _insert_write({**self._row, "lease_expires_at": self._leases.expiry(),
+                              "runner": self._leases.process_id}, self._input_rows)
 
     def _write_in_progress(self) -> None:
         self._writer.submit_detached(self._in_progress_write())
@@ -252,6 +253,7 @@ class ResponseStore:
         if claimed:
             self.leases.running[response_id] = row["conversation_id"]
             row["lease_expires_at"] = self.leases.expiry()
+            row["runner"] = self.leases.process_id
         else:
             row["status"] = "queued"
         await self.writer.submit([*_insert_write(row, _item_rows(response_id, "input", input_items)),

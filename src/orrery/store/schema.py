@@ -48,6 +48,7 @@ responses = Table(
     Column("incomplete_details", Json),
     Column("owner", String(128)),
     Column("lease_expires_at", BigInteger),
+    Column("runner", String(ID_LENGTH)),
     Index("ix_responses_created_at_id", "created_at", "id"),
     Index("ix_responses_in_progress_lease", "lease_expires_at", sqlite_where=text("status = 'in_progress'"),
           postgresql_where=text("status = 'in_progress'")),
@@ -57,6 +58,15 @@ responses = Table(
 """An ``in_progress`` row holds a lease (µs) its process renews; one whose lease ran out was left
 by a process that died, and is marked failed. A ``queued`` row is a background response no
 process has taken yet."""
+
+server_processes = Table(
+    "server_processes",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("heartbeat_at", BigInteger, nullable=False),
+)
+"""Each running server process and its latest heartbeat (µs): an in-progress response whose
+``runner`` stopped beating is failed at once, rather than when its lease runs out."""
 
 response_jobs = Table(
     "response_jobs",
