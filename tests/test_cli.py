@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -60,3 +62,19 @@ def test_bad_flags_fail_clearly(tmp_path: Path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--provider expects ID=BASE_URL" in result.stderr
+
+
+def test_keep_alive_sets_how_long_an_idle_connection_stays_open(upstream, tmp_path: Path):
+    config = {"providers": [{"id": "scripted", "base_url": upstream.url}], "db": f"sqlite:///{tmp_path / 'k.db'}",
+              "data_dir": str(tmp_path), "keep_alive": 1}
+    process, url = start_server(config, log_path=tmp_path / "keep-alive.log")
+    try:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            assert connection.recv(4096) == b"", "the server closes the idle connection"
+            assert 0.5 < time.monotonic() - started < 4
+    finally:
+        stop_server(process)

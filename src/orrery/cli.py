@@ -93,7 +93,7 @@ def serve(args: argparse.Namespace) -> None:
         recorder.store.start_usage_log()
         log.info("recording mode %s, recordings in %s", recorder.mode.value, recorder.store.directory)
     serve = partial(uvicorn.run, host=settings.host, port=settings.port, log_level=settings.log_level,
-                    access_log=False, timeout_graceful_shutdown=5)
+                    access_log=False, timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive)
     if settings.workers > 1:
         asyncio.run(_migrate(settings))
         os.environ[SETTINGS_ENV] = orjson.dumps(settings.to_json()).decode()

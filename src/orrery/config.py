@@ -174,6 +174,10 @@ class Settings(_Model):
                               BeforeValidator(_comma_separated)] = ()
     """Hosts, addresses and networks a client's URLs (MCP servers) may reach although they are
     loopback, private or link-local, which are refused otherwise."""
+    keep_alive: Annotated[PositiveInt, From("keep_alive", "ORRERY_KEEP_ALIVE")] = 5
+    """Seconds an idle client connection is kept open (uvicorn's keep-alive timeout): a client that
+    reuses connections longer than this should close them sooner, or a request it sends just as the
+    server closes one is lost."""
     requests_per_minute: Annotated[int, Field(ge=0), From("limits.requests_per_minute",
                                                          "ORRERY_REQUESTS_PER_MINUTE")] = 0
     """Requests a project (an API key's) may make a minute, in each server process; 0: no limit."""
