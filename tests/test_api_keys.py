@@ -28,7 +28,7 @@ ALICE, BOB = "sk-alice-0123456789", "sk-bob-9876543210"
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'keys.db'}"
-    return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue("own_postgres_url")
 
 
 @contextmanager
