@@ -54,18 +54,17 @@ async def _queued_stream(queued: Queued, background: BackgroundRunner) -> AsyncI
         yield batch
 
 
+def _sse(batches: AsyncIterator[list[dict[str, Any]]], headers: dict[str, str] | None = None) -> StreamingResponse:
+    return StreamingResponse(encode_sse(batches), media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **(headers or {})})
+
+
 async def _create_background(request: Request, raw: bytes, body: CreateResponseRequest) -> Response:
-    wired = services(request)
-    claimed = wired.background.has_room()
-    queued = await wired.responses.enqueue(body, raw, claimed=claimed)
-    if claimed:
-        wired.background.run(queued.job)
-    else:
-        wired.background.wake()
+    background = services(request).background
+    queued = await background.enqueue(body, raw)
     headers = {"x-response-id": queued.response["id"]}
     if body.stream:
-        return StreamingResponse(encode_sse(_queued_stream(queued, wired.background)), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **headers})
+        return _sse(_queued_stream(queued, background), headers)
     return JSONBody(queued.response, headers=headers)
 
 
@@ -151,8 +150,7 @@ async def retrieve_response(request: Request, response_id: str, stream: bool = F
     if not wired.background.runs_here(response_id):
         await wired.responses.check_resumable(response_id)
     after = -1 if starting_after is None else starting_after
-    return StreamingResponse(encode_sse(wired.background.follow(response_id, after)),
-                             media_type="text/event-stream", headers=SSE_HEADERS)
+    return _sse(wired.background.follow(response_id, after))
 
 
 @router.post("/v1/responses/{response_id}/cancel", responses=errors(400))

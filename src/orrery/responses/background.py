@@ -6,9 +6,9 @@ logs them (batched, off the token path) for streams anywhere else, which poll th
 ``poll`` seconds. The same period bounds how long a queued response waits for another process
 to take it and how long a cancellation takes to reach the process running it.
 
-A process that dies mid-run leaves its responses ``in_progress`` until their lease runs out;
-they are then marked ``failed`` (see ``response_leases``), and a stream following one ends with
-that ``response.failed``. They are not run again: their events were already streamed, and a
+A process that dies mid-run leaves its responses ``in_progress`` until its heartbeats stop or
+their lease runs out; they are then marked ``failed`` (see ``response_leases``), and a stream
+following one ends with that ``response.failed``. They are not run again: their events were already streamed, and a
 second run would stream different ones under the same sequence numbers.
 """
 
@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orrery import principals
 from orrery.errors import APIError, InvalidRequest
@@ -29,6 +29,10 @@ from orrery.store.background import BackgroundStore, Job, events_write
 from orrery.store.response_leases import ResponseLeases
 from orrery.store.responses import BackgroundRecord
 from orrery.store.writer import BatchWriter
+from orrery.wire.responses import CreateResponseRequest
+
+if TYPE_CHECKING:
+    from orrery.responses.service import Queued
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ STOPPED = {"code": "server_error", "message": "The server stopped before this re
 
 
 class BackgroundService(Protocol):
+    async def enqueue(self, request: CreateResponseRequest, body: bytes, *, claimed: bool) -> Queued: ...
+
     async def background_run(self, job: Job) -> ResponseRun: ...
 
     async def end_background(self, job: Job, error: APIError | dict[str, str] | None) -> list[dict[str, Any]]: ...
@@ -47,29 +53,39 @@ class BackgroundService(Protocol):
     async def retrieve(self, response_id: str, include: list[str]) -> dict[str, Any]: ...
 
 
+class Pulse:
+    """Wakes everyone waiting at once, each time it fires (an event set and replaced)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        fired, self._event = self._event, asyncio.Event()
+        fired.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 class RunFeed:
     """The events of one run in this process, for the streams that follow it here."""
 
     def __init__(self, first: int, owner: str | None) -> None:
         self.first = first
+        """The sequence number of the feed's first event."""
         self.owner = owner
         """The project whose response it is."""
-        """The sequence number of the feed's first event."""
         self.events: list[dict[str, Any]] = []
         self.done = False
-        self._changed = asyncio.Event()
+        self._changed = Pulse()
 
     def publish(self, batch: list[dict[str, Any]]) -> None:
         self.events.extend(batch)
-        self._wake()
+        self._changed.fire()
 
     def close(self) -> None:
         self.done = True
-        self._wake()
-
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._changed.fire()
 
     async def after(self, sequence: int) -> AsyncIterator[list[dict[str, Any]]]:
         """The feed's events past ``sequence``, as they come, until the run ends."""
@@ -102,21 +118,24 @@ class BackgroundRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._records: dict[str, BackgroundRecord] = {}
         self._wakeup = asyncio.Event()
-        self._feeds_changed = asyncio.Event()
-        """Set (and replaced) whenever a run starts here, for the streams waiting on it."""
+        self._feeds_changed = Pulse()
+        """Fires whenever a run starts here, for the streams waiting on it."""
         self._loop: asyncio.Task[None] | None = None
         self._closing = False
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="orrery-background")
 
-    def wake(self) -> None:
-        """Look for queued responses now (one was just queued here)."""
-        self._wakeup.set()
-
-    def has_room(self) -> bool:
-        """Whether this process may run one more response now."""
-        return len(self._tasks) < self.concurrency
+    async def enqueue(self, request: CreateResponseRequest, body: bytes) -> Queued:
+        """Store a background response and start it: here at once when this process has room
+        (no claim round trip), else queued for the first process with room."""
+        claimed = len(self._tasks) < self.concurrency
+        queued = await self.service.enqueue(request, body, claimed=claimed)
+        if claimed:
+            self.run(queued.job)
+        else:
+            self._wakeup.set()
+        return queued
 
     def run(self, job: Job) -> None:
         """Run a job this process has claimed."""
@@ -125,8 +144,7 @@ class BackgroundRunner:
         self.feeds[job.response_id] = feed
         self._tasks[job.response_id] = asyncio.create_task(self._execute(job, feed),
                                                            name=f"orrery-background-{job.response_id}")
-        self._feeds_changed.set()
-        self._feeds_changed = asyncio.Event()
+        self._feeds_changed.fire()
 
     async def close(self) -> None:
         """Stop taking jobs; runs still going are stored ``failed`` (the server stopped)."""

@@ -251,7 +251,6 @@ class ResponseStore:
         this process runs it at once (it is stored in progress, under a lease), else it is ``queued``."""
         row = _row(response_id, created_at_us, params, hold, owner)
         if claimed:
-            self.leases.running[response_id] = row["conversation_id"]
             row["lease_expires_at"] = self.leases.expiry()
             row["runner"] = self.leases.process_id
         else:
