@@ -29,10 +29,15 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) ->
         raise MalformedChunk(f"{where} is {_kind(value)}, not {what}")
 
 
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedChunk(f"{where} is {_kind(value)}, not an object")
+    return value
+
+
 def checked_chunk(chunk: Any) -> dict[str, Any]:
     """``chunk`` if it has the shape of a chat completion chunk, else MalformedChunk."""
-    if not isinstance(chunk, dict):
-        raise MalformedChunk(f"a chunk is {_kind(chunk)}, not an object")
+    chunk = _object(chunk, "a chunk")
     choices = chunk.get("choices")
     _expect(choices, list, "'choices'", "a list")
     for position, choice in enumerate(choices or ()):
@@ -44,8 +49,7 @@ def checked_chunk(chunk: Any) -> dict[str, Any]:
 
 
 def _check_choice(choice: Any, where: str) -> None:
-    if not isinstance(choice, dict):
-        raise MalformedChunk(f"{where} is {_kind(choice)}, not an object")
+    choice = _object(choice, where)
     _expect(choice.get("index"), int, f"{where}.index", "an integer")
     _expect(choice.get("finish_reason"), str, f"{where}.finish_reason", "a string")
     delta = choice.get("delta")
@@ -64,8 +68,7 @@ def _check_choice(choice: Any, where: str) -> None:
 
 
 def _check_call(call: Any, where: str) -> None:
-    if not isinstance(call, dict):
-        raise MalformedChunk(f"{where} is {_kind(call)}, not an object")
+    call = _object(call, where)
     _expect(call.get("index"), int, f"{where}.index", "an integer")
     _expect(call.get("id"), str, f"{where}.id", "a string")
     function = call.get("function")
@@ -88,8 +91,7 @@ def _check_logprobs(entries: Any, where: str) -> None:
 
 
 def _check_usage(usage: Any) -> None:
-    if not isinstance(usage, dict):
-        raise MalformedChunk(f"'usage' is {_kind(usage)}, not an object")
+    usage = _object(usage, "'usage'")
     for key in COUNTS:
         _expect(usage.get(key), int, f"'usage.{key}'", "an integer")
     for details, keys in (("prompt_tokens_details", ("cached_tokens", "cache_write_tokens")),

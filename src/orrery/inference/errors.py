@@ -34,9 +34,16 @@ class UpstreamError(Exception):
         """A code from the Responses ``error.code`` vocabulary."""
         if self.status == 429:
             return "rate_limit_exceeded"
-        if self.kind == "http" and self.status is not None and 400 <= self.status < 500:
-            return "invalid_prompt"
-        return "server_error"
+        return response_error_code(self.status) if self.kind == "http" else "server_error"
+
+
+def response_error_code(status: int | None) -> str:
+    """The Responses ``error.code`` of a failure answered with HTTP ``status`` (``None``: none)."""
+    if status == 429:
+        return "rate_limit_exceeded"
+    if status is not None and 400 <= status < 500:
+        return "invalid_prompt"
+    return "server_error"
 
 
 def upstream_message(body: Any, fallback: str) -> str:

@@ -10,7 +10,7 @@ from orrery import principals
 from orrery.conversations.service import ConversationService
 from orrery.errors import APIError, InvalidRequest, NotFound
 from orrery.ids import new_id
-from orrery.inference.errors import UpstreamError, http_error
+from orrery.inference.errors import UpstreamError, http_error, response_error_code
 from orrery.inference.router import ModelRouter
 from orrery.inference.tokens import TokenCount
 from orrery.responses.compaction import (
@@ -24,7 +24,7 @@ from orrery.responses.compaction import (
 )
 from orrery.responses.context_fit import Fitted, count_beyond, fit
 from orrery.responses.convert import chat_request_body, items_to_messages
-from orrery.responses.events import QUEUED_EVENTS
+from orrery.responses.events import QUEUED_EVENTS, EventCounter
 from orrery.responses.orchestrator import ChatStreamer, ResponseRun, RunRecord
 from orrery.sealing import Sealer
 from orrery.store.background import Job
@@ -208,8 +208,8 @@ class ResponseService:
             created_at_us = time.time_ns() // 1000
             snapshot = objects.response_object(response_id=response_id, created_at=created_at_us // 1_000_000,
                                                status="queued", params=params, output=[])
-            events = [{"type": "response.created", "sequence_number": 0, "response": snapshot},
-                      {"type": "response.queued", "sequence_number": 1, "response": snapshot}]
+            event = EventCounter()
+            events = [event("response.created", response=snapshot), event("response.queued", response=snapshot)]
             sealed = self.sealer.seal({"request": body.decode()})
             await self.store.enqueue(
                 response_id=response_id, created_at_us=created_at_us, params=params,
@@ -232,8 +232,7 @@ class ResponseService:
         request = parse_request(opened["request"].encode(), CreateResponseRequest)
         provider, upstream_model = self.router.resolve(request.model)
         input_items = await self._request_input(request)
-        hold = ConversationHold(self.conversations.store, job.conversation_id, job.response_id) \
-            if job.conversation_id is not None else None
+        hold = self._job_hold(job)
         try:
             history = await self.conversations.store.all_items(hold.conversation_id) if hold is not None \
                 else await self._history(request.previous_response_id)
@@ -244,6 +243,12 @@ class ResponseService:
                 hold.release()
             raise
 
+    def _job_hold(self, job: Job) -> ConversationHold | None:
+        """The hold a background response took on its conversation when it was queued."""
+        if job.conversation_id is None:
+            return None
+        return ConversationHold(self.conversations.store, job.conversation_id, job.response_id)
+
     async def end_background(self, job: Job, error: APIError | dict[str, str] | None) -> list[dict[str, Any]]:
         """Store a background response whose run never started: ``failed`` with ``error`` (one
         that stopped its preparation, or the server's), else ``cancelled``; its closing events."""
@@ -252,15 +257,11 @@ class ResponseService:
             return []
         stored, _ = found
         if isinstance(error, APIError):
-            code = "rate_limit_exceeded" if error.status_code == 429 else \
-                "invalid_prompt" if error.status_code < 500 else "server_error"
-            error = {"code": code, "message": error.message}
+            error = {"code": response_error_code(error.status_code), "message": error.message}
         ended = replace(stored, status="failed" if error is not None else "cancelled", error=error)
         view = _response_view(ended, [])
-        events = [{"type": "response.failed", "sequence_number": QUEUED_EVENTS, "response": view}] if error else []
-        hold = ConversationHold(self.conversations.store, job.conversation_id, job.response_id) \
-            if job.conversation_id is not None else None
-        record = self.store.resume(response_id=job.response_id, params=stored.params, hold=hold,
+        events = [EventCounter(QUEUED_EVENTS)("response.failed", response=view)] if error else []
+        record = self.store.resume(response_id=job.response_id, params=stored.params, hold=self._job_hold(job),
                                    conversation_input=None)
         await record.finish({**view, "output": []}, None, events)
         return events

@@ -112,10 +112,13 @@ class RunRecord:
         self._timer: asyncio.TimerHandle | None = None if written else asyncio.get_running_loop().call_later(
             self.IN_PROGRESS_AFTER, self._write_in_progress)
 
-    def _in_progress_write(self) -> Write:
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _in_progress_write(self) -> Write:
+        self._stop_timer()
         self._written = True
         self._leases.running[self._row["id"]] = self._row["conversation_id"]
         return _insert_write({**self._row, "lease_expires_at": self._leases.expiry(),
@@ -150,9 +153,7 @@ class RunRecord:
             if item_rows:
                 write.append((insert(response_items), item_rows))
         else:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._stop_timer()
             self._written = True
             write = _insert_write({**self._row, **values}, self._input_rows + item_rows)
         appended: Write = []
@@ -185,15 +186,25 @@ class RunRecord:
         log.warning("response %s is stored without its turn: its conversation %s could not take it (deleted?)",
                     self._row["id"], self._row["conversation_id"])
 
+    def _ended(self, response: dict[str, Any], completed_at_us: int | None,
+               closing_events: list[dict[str, Any]]) -> tuple[Write, Write]:
+        """The final writes of a run that ended as ``response`` says (``closing_events``: its
+        stream's last events, which only a background response keeps)."""
+        return self._final_writes(response, completed_at_us)
+
+    def _abandoned(self, response: dict[str, Any]) -> dict[str, Any]:
+        """What a run cut short is stored as."""
+        return response
+
     async def finish(self, response: dict[str, Any], completed_at_us: int | None,
                      closing_events: list[dict[str, Any]]) -> None:
         """Store the final state and output, and wait until it is committed. ``closing_events``:
         the events that end the stream, the terminal one last."""
-        await self._commit(*self._final_writes(response, completed_at_us))
+        await self._commit(*self._ended(response, completed_at_us, closing_events))
 
     def abandon(self, response: dict[str, Any]) -> None:
         """Store a run cut short (client gone); not awaited."""
-        self._commit_detached(*self._final_writes(response, None))
+        self._commit_detached(*self._ended(self._abandoned(response), None, []))
 
 
 class BackgroundRecord(RunRecord):
@@ -208,20 +219,16 @@ class BackgroundRecord(RunRecord):
 
     def _ended(self, response: dict[str, Any], completed_at_us: int | None,
                closing_events: list[dict[str, Any]]) -> tuple[Write, Write]:
-        """The final writes; they store the parameters again, as the run prepared them (with what
-        it learned since the response was queued, such as its ``context_edits``)."""
+        """Also: the parameters again, as the run prepared them (with what it learned since the
+        response was queued, such as its ``context_edits``), the closing events, the job gone."""
         params = (update(responses).where(responses.c.id == response["id"]).values(params=self._row["params"]), None)
         own, appended = self._final_writes(response, completed_at_us)
         return [params, *own, *events_write(response["id"], closing_events), *job_done_write(response["id"])], appended
 
-    async def finish(self, response: dict[str, Any], completed_at_us: int | None,
-                     closing_events: list[dict[str, Any]]) -> None:
-        await self._commit(*self._ended(response, completed_at_us, closing_events))
-
-    def abandon(self, response: dict[str, Any]) -> None:
+    def _abandoned(self, response: dict[str, Any]) -> dict[str, Any]:
         if self.stopped_error is not None:
-            response = {**response, "status": "failed", "error": self.stopped_error}
-        self._commit_detached(*self._ended(response, None, []))
+            return {**response, "status": "failed", "error": self.stopped_error}
+        return response
 
 
 class ResponseStore:
