@@ -122,6 +122,14 @@ def postgres_url(workdir: Path) -> Iterator[str]:
     server.cleanup()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store for the servers of one test: a SQLite file of its own, or the tests' PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
 def own_postgres_url(postgres_url: str) -> str:
     """A database of its own on the tests' PostgreSQL, for a test whose rows would change how the

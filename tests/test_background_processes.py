@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import openai
-import pytest
 
 from conftest import Server, start_server, stop_server, upstream_name
 from scripted_upstream import Reply, ScriptedUpstream
@@ -30,13 +29,6 @@ from wire import resumed as resumed_stream
 
 LEASE = 1.0
 ABANDONED = "The server running this response stopped before it finished."
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import pytest
 
 from conftest import provider_config, start_server, stop_server, upstream_name
 from scripted_upstream import Reply
@@ -18,15 +17,8 @@ from wire import check_response
 LEASE = 1.0
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'leases.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-def serve(upstream, db_url: str, tmp_path, name: str):
-    config = {"providers": provider_config(upstream), "db": db_url, "response_lease": LEASE,
+def serve(upstream, db_url: str, tmp_path, name: str, lease: float = LEASE):
+    config = {"providers": provider_config(upstream), "db": db_url, "response_lease": lease,
               "data_dir": str(tmp_path / "data")}
     return start_server(config, log_path=tmp_path / f"{name}.log")
 
@@ -51,8 +43,9 @@ def streaming_on_a_conversation(url: str, model: str) -> Iterator[tuple[str, str
             yield conversation, answer.headers["x-response-id"], answer
 
 
-def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation(upstream, model, db_url, tmp_path):
-    process, url = serve(upstream, db_url, tmp_path, "doomed")
+def killed_mid_stream(process, url: str, upstream, model: str) -> tuple[str, str]:
+    """A slow response streaming on a new conversation, its server SIGKILLed at its first delta:
+    the conversation's id and the response's."""
     upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
     with streaming_on_a_conversation(url, model) as (conversation, response_id, answer):
         for line in answer.iter_lines():
@@ -60,7 +53,13 @@ def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation
                 wait_for_status(url, response_id, "in_progress")
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait()
-                break
+                return conversation, response_id
+    raise AssertionError("the response never streamed")
+
+
+def test_a_response_left_by_a_killed_server_is_failed_and_frees_its_conversation(upstream, model, db_url, tmp_path):
+    process, url = serve(upstream, db_url, tmp_path, "doomed")
+    conversation, response_id = killed_mid_stream(process, url, upstream, model)
     survivor, url = serve(upstream, db_url, tmp_path, "survivor")
     try:
         failed = wait_for_status(url, response_id, "failed")
@@ -100,22 +99,10 @@ def test_a_response_running_longer_than_its_lease_keeps_it_and_its_conversation(
 def test_a_killed_servers_response_is_failed_by_its_missed_heartbeats_long_before_its_lease(
         upstream, model, db_url, tmp_path):
     """With a 60-second lease, another server fails it within seconds: its process stopped beating."""
-    def serve_long(name: str):
-        config = {"providers": provider_config(upstream), "db": db_url, "response_lease": 60,
-                  "data_dir": str(tmp_path / "data")}
-        return start_server(config, log_path=tmp_path / f"{name}.log")
-
-    survivor, survivor_url = serve_long("survivor")
-    doomed, url = serve_long("doomed")
+    survivor, survivor_url = serve(upstream, db_url, tmp_path, "survivor", lease=60)
+    doomed, url = serve(upstream, db_url, tmp_path, "doomed", lease=60)
     try:
-        upstream.script(upstream_name(model), Reply(text="slow " * 100, chunk=5, delay=0.1))
-        with streaming_on_a_conversation(url, model) as (_, response_id, answer):
-            for line in answer.iter_lines():
-                if "output_text.delta" in line:
-                    wait_for_status(url, response_id, "in_progress")
-                    os.kill(doomed.pid, signal.SIGKILL)
-                    doomed.wait()
-                    break
+        _, response_id = killed_mid_stream(doomed, url, upstream, model)
         killed_at = time.monotonic()
         failed = wait_for_status(survivor_url, response_id, "failed", seconds=30)
         assert time.monotonic() - killed_at < 20, "failed by the heartbeats, not the 60 s lease"
