@@ -178,6 +178,9 @@ CASES: dict[str, tuple[dict[str, Any], str, str, str]] = {
     "metadata-key-length": ({"metadata": {"k" * 70: "v"}}, "metadata." + "k" * 70, "property_name_above_max_length",
                             "Invalid property name in 'metadata': 'kkk...kkk' is too long. Expected a string with "
                             "maximum length 64, but got a string with length 70 instead."),
+    "input-items": ({"input": [user("x")] * 16385}, "input", "array_above_max_length",
+                    "Invalid 'input': array too long. Expected an array with maximum length 16384, but got an array "
+                    "with length 16385 instead."),
 }
 
 
@@ -240,3 +243,13 @@ def test_conversation_items_are_worded_alike(http: httpx.Client) -> None:
     assert error["param"] == "items[0]" and error["message"].startswith("Invalid value: 'nonsense'. ")
     error = error_of(http, "/conversations", {"items": [user("x")] * 21})
     assert (error["param"], error["code"]) == ("items", "array_above_max_length"), error
+    error = error_of(http, "/conversations", {"metadata": {f"k{i}": "v" for i in range(17)}})
+    assert (error["param"], error["code"]) == ("metadata", "object_above_max_properties"), error
+    error = error_of(http, "/vector_stores", {"metadata": {"k": "x" * 600}})
+    assert (error["param"], error["code"]) == ("metadata.k", "string_above_max_length"), error
+
+
+def test_the_most_input_items_openai_takes_are_taken(http: httpx.Client) -> None:
+    answer = http.post("/responses/input_tokens", json={"model": MODEL, "input": [user("x")] * 16384})
+    assert answer.status_code == 200, answer.text
+

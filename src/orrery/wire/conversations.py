@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from orrery.wire.common import Metadata, StrictModel
+from orrery.wire.common import Metadata, StrictModel, at_most
 from orrery.wire.items import InputItem
 
 MAX_ITEMS_PER_REQUEST = 20
 
 
 class CreateConversationRequest(StrictModel):
-    items: list[InputItem] | None = Field(default=None, max_length=MAX_ITEMS_PER_REQUEST)
+    items: Annotated[list[InputItem] | None, at_most(MAX_ITEMS_PER_REQUEST)] = None
     metadata: Metadata | None = None
 
 
@@ -20,6 +22,6 @@ class UpdateConversationRequest(StrictModel):
 
 
 class CreateItemsRequest(StrictModel):
-    items: list[InputItem] = Field(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)
+    items: Annotated[list[InputItem], at_most(MAX_ITEMS_PER_REQUEST)] = Field(min_length=1)
 
 

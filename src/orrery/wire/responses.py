@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from orrery.tools.registry import TOOL_MODELS
-from orrery.wire.common import Identifier, LenientModel, ModelName, StrictModel
+from orrery.wire.common import Identifier, LenientModel, Metadata, ModelName, StrictModel, at_most
 from orrery.wire.items import InputItem
 from orrery.wire.policy import PARAMETERS, REFUSED
 
@@ -24,23 +24,8 @@ else:
     """Any entry of ``tools``; the union is built from the request model of every kind of tool."""
 
 
-def _check_metadata(value: dict[str, str]) -> dict[str, str]:
-    """OpenAI's limits, refused with OpenAI's error codes (``orrery.wire.validation`` words them)."""
-    if len(value) > 16:
-        raise PydanticCustomError("object_above_max_properties", "too many properties",
-                                  {"max_properties": 16, "properties": len(value)})
-    for key, item in value.items():
-        if len(key) > 64:
-            raise PydanticCustomError("property_name_above_max_length", "property name too long",
-                                      {"max_length": 64, "name": key})
-        if len(item) > 512:
-            raise PydanticCustomError("string_above_max_length", "string too long",
-                                      {"max_length": 512, "key": key, "length": len(item)})
-    return value
-
-
-Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
-"""At most 16 string pairs, keys up to 64 and values up to 512 characters."""
+MAX_INPUT_ITEMS = 16384
+"""OpenAI's cap on the items of one request's ``input``."""
 
 
 class FunctionChoice(StrictModel):
@@ -211,7 +196,7 @@ class ModelContext(StrictModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: ModelName
-    input: str | list[InputItem] = Field(default_factory=list)
+    input: Annotated[str | list[InputItem], at_most(MAX_INPUT_ITEMS)] = Field(default_factory=list)
     instructions: str | None = None
     previous_response_id: Identifier | None = None
     conversation: Identifier | ConversationRef | None = None
@@ -302,7 +287,7 @@ class CompactRequest(StrictModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: ModelName
-    input: str | list[InputItem] | None = None
+    input: Annotated[str | list[InputItem] | None, at_most(MAX_INPUT_ITEMS)] = None
     instructions: str | None = None
     previous_response_id: Identifier | None = None
     prompt_cache_key: str | None = None
