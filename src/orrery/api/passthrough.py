@@ -59,8 +59,8 @@ async def _forward(request: Request, provider: Provider, path: str, body: dict[s
         finally:
             await stack.aclose()
 
-    return StreamingResponse(relay(), status_code=upstream.status_code,
-                             media_type=upstream.headers.get("content-type", "text/event-stream"),
+    return StreamingResponse(relay(), status_code=upstream.status,
+                             media_type=upstream.content_type or "text/event-stream",
                              background=BackgroundTask(stack.aclose))
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -42,8 +42,8 @@ class LocalStream:
 
     first: dict[str, Any] | None
     rest: AsyncIterator[dict[str, Any]]
-    status_code: int = 200
-    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "text/event-stream"})
+    status: int = 200
+    content_type: str = "text/event-stream"
 
 
 class LocalProvider:

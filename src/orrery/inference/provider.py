@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -13,10 +13,10 @@ class StreamedAnswer(Protocol):
     """An answer held open by ``open_stream``; its body is read with the provider's ``iter_bytes``."""
 
     @property
-    def status_code(self) -> int: ...
+    def status(self) -> int: ...
 
     @property
-    def headers(self) -> Mapping[str, str]: ...
+    def content_type(self) -> str: ...
 
 
 class Provider(Protocol):

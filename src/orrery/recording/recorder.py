@@ -6,9 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx2
-
 from orrery.config import ProviderConfig, RecordingMode, Settings
+from orrery.inference.transport import Transport
 from orrery.recording.storage import RecordingStore
 from orrery.recording.tools import RecordingToolTransport
 from orrery.recording.transport import RecordingTransport
@@ -29,12 +28,10 @@ class Recorder:
         assert settings.recording_dir is not None
         return cls(settings.recording_mode, settings.recording_dir)
 
-    def transport_for(
-        self, provider: ProviderConfig,
-    ) -> Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]:
+    def transport_for(self, provider: ProviderConfig) -> Callable[[Transport], Transport]:
         base_path = urlsplit(provider.base_url).path
 
-        def wrap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        def wrap(inner: Transport) -> Transport:
             return RecordingTransport(inner, self.store, self.mode, base_path=base_path)
 
         return wrap

@@ -1,19 +1,22 @@
-"""An httpx2 transport that records upstream calls to files, or answers from them.
+"""A transport that records upstream calls to files, or answers from them.
 
-It sits under the provider's HTTP client, so replayed answers — streams chunk by chunk, errors
-with their status and body — go through exactly the code that handles live ones.
+It sits under the provider, in place of its network transport, so replayed answers — streams
+chunk by chunk, errors with their status and body — go through exactly the code that handles
+live ones.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import httpx2
 import orjson
 
 from orrery.config import RecordingMode
+from orrery.inference.transport import Transport, TransportError, UpstreamAnswer, UpstreamRequest
 from orrery.recording.context import current_test_id
 from orrery.recording.hashing import request_hash
 from orrery.recording.storage import BODY_TYPES, CHUNK_TYPE, ERROR_TYPE, RecordingStore, normalize_ids
@@ -24,7 +27,7 @@ log = logging.getLogger(__name__)
 SSE_DONE = b"data: [DONE]\n\n"
 
 
-class RecordingNotFound(httpx2.TransportError):
+class RecordingNotFound(TransportError):
     """Replay mode met a request it has no recording for."""
 
 
@@ -49,27 +52,45 @@ def _json_or_text(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-class _FramesStream(httpx2.AsyncByteStream):
-    """A recorded body, sent frame by frame as the upstream sent its chunks."""
+def without_user_info(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
-    def __init__(self, frames: list[bytes]) -> None:
-        self._frames = frames
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for frame in self._frames:
+@dataclass(frozen=True, slots=True)
+class ReplayedAnswer:
+    """A recorded answer, its body sent frame by frame as the upstream sent its chunks."""
+
+    status: int
+    content_type: str
+    frames: list[bytes]
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for frame in self.frames:
             yield frame
 
+    async def aclose(self) -> None:
+        return None
 
-class _TeeStream(httpx2.AsyncByteStream):
-    """Passes a live body through and hands the whole of it over once it was read to the end."""
 
-    def __init__(self, inner: httpx2.AsyncByteStream, on_complete: Callable[[bytes], None]) -> None:
+class TeeAnswer:
+    """Passes a live answer through and hands the whole of its body over once it was read to the end."""
+
+    def __init__(self, inner: UpstreamAnswer, on_complete: Callable[[bytes], None]) -> None:
         self._inner = inner
         self._on_complete = on_complete
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    @property
+    def status(self) -> int:
+        return self._inner.status
+
+    @property
+    def content_type(self) -> str:
+        return self._inner.content_type
+
+    async def chunks(self) -> AsyncIterator[bytes]:
         parts = []
-        async for part in self._inner:
+        async for part in self._inner.chunks():
             parts.append(part)
             yield part
         self._on_complete(b"".join(parts))
@@ -109,69 +130,63 @@ def replay_frames(response: dict[str, Any]) -> tuple[int, str, list[bytes]]:
     return status, "application/json", [orjson.dumps(data)]
 
 
-class RecordingTransport(httpx2.AsyncBaseTransport):
-    def __init__(self, inner: httpx2.AsyncBaseTransport, store: RecordingStore, mode: RecordingMode,
-                 *, base_path: str) -> None:
+class RecordingTransport:
+    def __init__(self, inner: Transport, store: RecordingStore, mode: RecordingMode, *, base_path: str) -> None:
         self._inner = inner
         self._store = store
         self._mode = mode
         self._base_path = base_path.rstrip("/")
-        self._replays: dict[str, tuple[int, str, list[bytes]]] = {}
+        self._replays: dict[str, ReplayedAnswer] = {}
 
     def endpoint(self, url_path: str) -> str:
         """The API endpoint (``/v1/chat/completions``) of a full upstream URL path."""
         return "/v1/" + url_path.removeprefix(self._base_path).lstrip("/")
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        body = orjson.loads(request.content) if request.content else {}
+    async def send(self, request: UpstreamRequest) -> UpstreamAnswer:
+        body = orjson.loads(request.body) if request.body else {}
         test_id = current_test_id.get()
-        digest = request_hash(test_id, request.method, request.url.path, body)
+        path = urlsplit(request.url).path
+        digest = request_hash(test_id, request.method, path, body)
         if self._mode in (RecordingMode.REPLAY, RecordingMode.RECORD_IF_MISSING):
             replay = self._replay(digest)
             if replay is not None:
                 self._store.note_used(digest)
-                status, content_type, frames = replay
-                return httpx2.Response(status, headers={"content-type": content_type},
-                                       stream=_FramesStream(frames), request=request)
+                return replay
             if self._mode is RecordingMode.REPLAY:
                 raise RecordingNotFound(
-                    f"no recording {digest} for {request.method} {request.url.path} "
+                    f"no recording {digest} for {request.method} {path} "
                     f"(test id {test_id!r}, model {body.get('model')!r}) in {self._store.directory}; "
                     "record it by running the same test with ORRERY_RECORDING_MODE=record-if-missing "
-                    "against a live upstream", request=request)
-        return await self._record(request, body, test_id, digest)
+                    "against a live upstream")
+        return await self._record(request, path, body, test_id, digest)
 
-    def _replay(self, digest: str) -> tuple[int, str, list[bytes]] | None:
+    def _replay(self, digest: str) -> ReplayedAnswer | None:
         replay = self._replays.get(digest)
         if replay is None:
             recording = self._store.load(digest)
             if recording is None:
                 return None
-            replay = self._replays[digest] = replay_frames(recording["response"])
+            replay = self._replays[digest] = ReplayedAnswer(*replay_frames(recording["response"]))
         return replay
 
-    async def _record(self, request: httpx2.Request, body: Any, test_id: str | None,
-                      digest: str) -> httpx2.Response:
-        response = await self._inner.handle_async_request(request)
-        endpoint = self.endpoint(request.url.path)
-        content_type = response.headers.get("content-type", "")
+    async def _record(self, request: UpstreamRequest, path: str, body: Any, test_id: str | None,
+                      digest: str) -> UpstreamAnswer:
+        response = await self._inner.send(request)
+        endpoint = self.endpoint(path)
 
         def save(raw: bytes) -> None:
             self._replays.pop(digest, None)
             self._store.save(digest, {
                 "test_id": test_id,
-                "request": {"method": request.method, "url": redacted(str(request.url.copy_with(userinfo=b""))),
+                "request": {"method": request.method, "url": redacted(without_user_info(request.url)),
                             "headers": {}, "body": body, "endpoint": endpoint,
                             "model": body.get("model", "") if isinstance(body, dict) else ""},
-                "response": recorded_response(endpoint, response.status_code, content_type, raw, digest),
+                "response": recorded_response(endpoint, response.status, response.content_type, raw, digest),
                 "id_normalization_mapping": {},
             })
             self._store.note_used(digest)
 
-        assert isinstance(response.stream, httpx2.AsyncByteStream)
-        return httpx2.Response(response.status_code, headers=response.headers,
-                               stream=_TeeStream(response.stream, save), request=request,
-                               extensions=response.extensions)
+        return TeeAnswer(response, save)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
