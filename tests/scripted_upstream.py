@@ -85,6 +85,7 @@ class Received:
     headers: dict[str, str]
     caller: str | None = None
     """Who called, for a server configured with ``caller_url(name)`` as its base URL."""
+    query: str = ""
 
 
 class BrokenStream(Exception):
@@ -214,7 +215,7 @@ class ScriptedUpstream:
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
         self.requests.append(Received("chat/completions", body, dict(request.headers),
-                                      request.path_params.get("caller")))
+                                      request.path_params.get("caller"), request.url.query))
         reply = self._next_reply(body)
         if reply.error is not None or reply.status != 200:
             await asyncio.sleep(reply.delay)

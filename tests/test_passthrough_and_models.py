@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import upstream_name
+from conftest import start_server, stop_server, upstream_name
 from scripted_upstream import Reply
 
 
@@ -60,3 +60,20 @@ def test_bare_model_name_goes_to_the_first_provider(server, upstream):
     answer = httpx.post(f"{server.base_url}/responses", json={"model": "bare-model-name", "input": "hi"})
     assert answer.status_code == 200
     assert upstream.bodies("bare-model-name")[-1]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_a_base_url_query_goes_with_every_upstream_call(upstream, tmp_path):
+    """An upstream that wants a query on each call (``?api-version=…``) gets it, on a response's
+    chat completion as on the pass-through's."""
+    name = "query-model"
+    process, url = start_server({"providers": [{"id": "q", "base_url": f"{upstream.url}?api-version=2026-01-01"}],
+                                 "db": f"sqlite:///{tmp_path}/q.db"}, log_path=tmp_path / "q.log")
+    try:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        upstream.script(name, Reply(text="one"), Reply(text="two"))
+        assert client.responses.create(model=f"q/{name}", input="hi").output_text == "one"
+        completion = client.chat.completions.create(model=f"q/{name}", messages=[{"role": "user", "content": "hi"}])
+        assert completion.choices[0].message.content == "two"
+    finally:
+        stop_server(process)
+    assert [r.query for r in upstream.requests if r.body.get("model") == name] == ["api-version=2026-01-01"] * 2
