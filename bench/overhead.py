@@ -211,10 +211,11 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None
 
 @contextmanager
 def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str = "orrery",
-                   recording: dict[str, str] | None = None,
-                   settings: dict[str, Any] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+                   recording: dict[str, str] | None = None, settings: dict[str, Any] | None = None,
+                   under: tuple[str, ...] = ()) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``recording`` is the YAML ``recording`` section (mode and dir); none means live.
-    ``settings``: more of the YAML, over the defaults (its own SQLite file in ``workdir``)."""
+    ``settings``: more of the YAML, over the defaults (its own SQLite file in ``workdir``).
+    ``under``: a command orrery runs under (``valgrind …``)."""
     config = workdir / f"{name}.yaml"
     config.write_text(json.dumps({
         "providers": [{"id": "up", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
@@ -224,7 +225,7 @@ def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str
     }))
     port = free_port()
     log = workdir / f"{name}.log"
-    command = [sys.executable, "-m", "orrery", "serve", "--config", str(config), "--port", str(port),
+    command = [*under, sys.executable, "-m", "orrery", "serve", "--config", str(config), "--port", str(port),
                "--log-level", "warning", "--workers", str(workers)]
     with child(command, log) as process:
         wait_healthy(process, port, log)

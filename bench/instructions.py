@@ -1,0 +1,144 @@
+"""How many CPU instructions does orrery execute per response? A figure that does not move with the machine.
+
+Run from the repository root with the project's virtualenv (valgrind installed)::
+
+    python bench/instructions.py [--requests N] [--json PATH] [--against PATH]
+
+Wall-clock and CPU-time figures on a shared machine vary by 2x between runs of the same commit;
+the count of instructions a process executes for the same requests does not (within about 1%),
+so it is the figure to compare commits with. ``perf stat -e instructions`` needs hardware
+counters, which virtual machines often do not expose, so this counts with valgrind's callgrind
+instead, which works anywhere at the cost of running orrery about 50 times slower.
+
+It starts ``bench/upstream.py`` (the zero-latency upstream of ``bench/overhead.py``, not counted)
+and one ``orrery serve`` worker under ``valgrind --tool=callgrind --instr-atstart=no`` with a
+fresh SQLite store and ``PYTHONHASHSEED=0``. For each target (``/v1/responses`` streamed or not,
+``store`` true or false, as in ``bench/overhead.py``) it sends ``--warmup`` requests, then turns
+counting on, sends ``--requests`` more one after another over one keep-alive connection, turns
+it off and reads the total. What orrery does while idle for as long (its timers: the background
+runner's poll, heartbeats) is counted once, at the start, and taken off pro rata, so the figure
+is the work of the responses alone. Per target it prints millions of instructions per response,
+and with ``--against`` a JSON file of an earlier run (``--json``), the ratio to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from overhead import Target, orrery_process, orrery_target, upstream_process
+
+IDLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Count:
+    target: str
+    requests: int
+    instructions_per_response: float
+    seconds: float
+
+
+class Callgrind:
+    """Counting in one process run under callgrind, switched on and off with callgrind_control."""
+
+    def __init__(self, pid: int, out_dir: Path) -> None:
+        self._pid = str(pid)
+        self._out_dir = out_dir
+
+    def _control(self, *args: str) -> None:
+        subprocess.run(["callgrind_control", *args, self._pid], check=True, capture_output=True)
+
+    def start(self) -> None:
+        self._control("--zero")
+        self._control("--instr=on")
+
+    def stop(self) -> int:
+        """The instructions counted since ``start``."""
+        self._control("--instr=off")
+        before = set(self._out_dir.glob("callgrind.out.*"))
+        self._control("--dump")
+        [dump] = set(self._out_dir.glob("callgrind.out.*")) - before
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")) and int(line.split()[1]) > 0:
+                return int(line.split()[1])
+        return 0
+
+
+def send(connection: http.client.HTTPConnection, target: Target) -> None:
+    connection.request("POST", target.path, body=target.body, headers={"content-type": "application/json"})
+    answer = connection.getresponse()
+    body = answer.read()
+    if answer.status != 200 or target.done_marker not in body:
+        raise RuntimeError(f"{target.name}: HTTP {answer.status}: {body[:500]!r}")
+
+
+def count(callgrind: Callgrind, target: Target, requests: int, warmup: int, idle_per_second: float) -> Count:
+    connection = http.client.HTTPConnection(target.host, target.port, timeout=120)
+    for _ in range(warmup):
+        send(connection, target)
+    callgrind.start()
+    started = time.monotonic()
+    for _ in range(requests):
+        send(connection, target)
+    seconds = time.monotonic() - started
+    total = callgrind.stop()
+    connection.close()
+    return Count(target.name, requests, (total - idle_per_second * seconds) / requests, seconds)
+
+
+def measure(requests: int, warmup: int) -> tuple[float, list[Count]]:
+    with tempfile.TemporaryDirectory(prefix="orrery-instructions-") as tmp:
+        workdir = Path(tmp)
+        valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    f"--callgrind-out-file={workdir}/callgrind.out.%p")
+        os.environ["PYTHONHASHSEED"] = "0"
+        with upstream_process(workdir) as (_, upstream_port), \
+                orrery_process(workdir, upstream_port, 1, under=valgrind) as (orrery, port):
+            callgrind = Callgrind(orrery.pid, workdir)
+            callgrind.start()
+            time.sleep(IDLE_SECONDS)
+            idle_per_second = callgrind.stop() / IDLE_SECONDS
+            targets = [orrery_target(port, stream=stream, store=store) for stream in (True, False)
+                       for store in (True, False)]
+            return idle_per_second, [count(callgrind, t, requests, warmup, idle_per_second) for t in targets]
+
+
+def table(idle_per_second: float, counts: list[Count], against: dict[str, float]) -> str:
+    lines = [f"{'target':<26} {'requests':>8} {'M instr/response':>17} {'vs --against':>12}", "-" * 66]
+    for c in counts:
+        millions = c.instructions_per_response / 1e6
+        ratio = f"{c.instructions_per_response / against[c.target]:.3f}" if c.target in against else ""
+        lines.append(f"{c.target:<26} {c.requests:>8} {millions:>17.3f} {ratio:>12}")
+    lines.append(f"idle: {idle_per_second / 1e6:.2f} M instructions/s, taken off pro rata")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="CPU instructions orrery executes per response (callgrind).")
+    parser.add_argument("--requests", type=int, default=100, help="counted requests per target (default 100)")
+    parser.add_argument("--warmup", type=int, default=20, help="uncounted requests before each target")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the counts as JSON")
+    parser.add_argument("--against", type=Path, metavar="PATH", help="an earlier run's --json, to compare with")
+    args = parser.parse_args(argv)
+    against = {}
+    if args.against:
+        against = {c["target"]: c["instructions_per_response"]
+                   for c in json.loads(args.against.read_text())["counts"]}
+    idle_per_second, counts = measure(args.requests, args.warmup)
+    print(table(idle_per_second, counts, against))
+    if args.json:
+        args.json.write_text(json.dumps({"idle_per_second": idle_per_second,
+                                         "counts": [asdict(c) for c in counts]}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
