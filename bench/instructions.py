@@ -12,11 +12,11 @@ instead, which works anywhere at the cost of running orrery about 50 times slowe
 
 It starts ``bench/upstream.py`` (the zero-latency upstream of ``bench/overhead.py``, not counted)
 and one ``orrery serve`` worker under ``valgrind --tool=callgrind --instr-atstart=no`` with a
-fresh SQLite store and ``PYTHONHASHSEED=0``. For each target (``/v1/responses`` streamed or not,
+fresh SQLite store, ``PYTHONHASHSEED=0`` and ``background.poll`` an hour. For each target (``/v1/responses`` streamed or not,
 ``store`` true or false, as in ``bench/overhead.py``) it sends ``--warmup`` requests, then turns
 counting on, sends ``--requests`` more one after another over one keep-alive connection, turns
-it off and reads the total. What orrery does while idle for as long (its timers: the background
-runner's poll, heartbeats) is counted once, at the start, and taken off pro rata, so the figure
+it off and reads the total. What orrery does while idle for as long (its other timers: heartbeats,
+lease renewals) is counted once, at the start, and taken off pro rata, so the figure
 is the work of the responses alone. Per target it prints millions of instructions per response,
 and with ``--against`` a JSON file of an earlier run (``--json``), the ratio to it.
 """
@@ -36,7 +36,11 @@ from pathlib import Path
 
 from overhead import Target, orrery_process, orrery_target, upstream_process
 
-IDLE_SECONDS = 5.0
+IDLE_SECONDS = 20.0
+BACKGROUND_POLL_S = 3600
+"""The background runner's poll for queued work, lengthened from its 0.1 s: each poll is a store
+query costing more instructions than some responses, and how many fall into a measurement
+depends on how slowly valgrind runs, not on the responses."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ def measure(requests: int, warmup: int) -> tuple[float, list[Count]]:
                     f"--callgrind-out-file={workdir}/callgrind.out.%p")
         os.environ["PYTHONHASHSEED"] = "0"
         with upstream_process(workdir) as (_, upstream_port), \
-                orrery_process(workdir, upstream_port, 1, under=valgrind) as (orrery, port):
+                orrery_process(workdir, upstream_port, 1, under=valgrind,
+                               settings={"background": {"poll": BACKGROUND_POLL_S}}) as (orrery, port):
             callgrind = Callgrind(orrery.pid, workdir)
             callgrind.start()
             time.sleep(IDLE_SECONDS)
@@ -124,7 +129,7 @@ def table(idle_per_second: float, counts: list[Count], against: dict[str, float]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CPU instructions orrery executes per response (callgrind).")
-    parser.add_argument("--requests", type=int, default=100, help="counted requests per target (default 100)")
+    parser.add_argument("--requests", type=int, default=300, help="counted requests per target (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted requests before each target")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the counts as JSON")
     parser.add_argument("--against", type=Path, metavar="PATH", help="an earlier run's --json, to compare with")

@@ -67,10 +67,15 @@ def _row(response_id: str, created_at_us: int, params: dict[str, Any], hold: Con
     }
 
 
+INSERT_RESPONSE = insert(responses)
+INSERT_ITEMS = insert(response_items)
+"""Built once, as FINISH below."""
+
+
 def _insert_write(row: dict[str, Any], item_rows: list[dict[str, Any]]) -> Write:
-    write: Write = [(insert(responses), [row])]
+    write: Write = [(INSERT_RESPONSE, [row])]
     if item_rows:
-        write.append((insert(response_items), item_rows))
+        write.append((INSERT_ITEMS, item_rows))
     return write
 
 
@@ -151,7 +156,7 @@ class RunRecord:
         if self._written:
             write: Write = [(FINISH, {"finished_id": response_id, **{f"new_{k}": v for k, v in values.items()}})]
             if item_rows:
-                write.append((insert(response_items), item_rows))
+                write.append((INSERT_ITEMS, item_rows))
         else:
             self._stop_timer()
             self._written = True

@@ -6,15 +6,17 @@ read its own write (the end of a response) awaits the future. One writer task pe
 the queue into one transaction per batch; a batch that fails is retried write by write, so one
 bad write cannot sink the others.
 
-On SQLite a whole batch runs in one worker-thread call on a synchronous connection: the async
-driver would cross threads for every statement, cursor and commit, which costs more than the
-writes themselves. On PostgreSQL the batch runs on the async engine.
+On SQLite a whole batch runs in one call to the writer's own thread, on a synchronous connection
+that thread keeps open: the async driver would cross threads for every statement, cursor and
+commit, and a pool checkout per batch, which cost more than the writes themselves. On PostgreSQL
+the batch runs on the async engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable
@@ -36,11 +38,6 @@ def _consume_outcome(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _execute_sync(engine: Engine, writes: list[Write]) -> None:
-    with engine.begin() as connection:
-        _run_statements(connection, writes)
-
-
 def _run_statements(connection: Connection, writes: list[Write]) -> None:
     for write in writes:
         for statement, parameters in write:
@@ -52,6 +49,9 @@ class BatchWriter:
         """``sync_engine``, when given, runs the batches in a worker thread instead."""
         self._engine = engine
         self._sync_engine = sync_engine
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="orrery-store-writer") if sync_engine else None
+        self._connection: Connection | None = None
+        """The synchronous connection, opened, used and closed in ``_thread`` only."""
         self._pending: Batch = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -77,8 +77,30 @@ class BatchWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_connection)
+            self._thread.shutdown()
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+
+    def _execute_sync(self, writes: list[Write]) -> None:
+        """In ``_thread``: the writes in one transaction; a failed one drops the connection, so the
+        next batch starts on a fresh one."""
+        assert self._sync_engine is not None
+        if self._connection is None:
+            self._connection = self._sync_engine.connect()
+        try:
+            with self._connection.begin():
+                _run_statements(self._connection, writes)
+        except Exception:
+            self._connection.close()
+            self._connection = None
+            raise
 
     async def _run(self) -> None:
         while True:
@@ -91,8 +113,8 @@ class BatchWriter:
                 return
 
     async def _commit(self, writes: list[Write]) -> None:
-        if self._sync_engine is not None:
-            await asyncio.to_thread(_execute_sync, self._sync_engine, writes)
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._execute_sync, writes)
             return
         async with self._engine.begin() as connection:
             await connection.run_sync(_run_statements, writes)
