@@ -1,18 +1,22 @@
-"""Non-streaming work that stops when its client goes away.
+"""Work that stops when its client goes away: a streamed answer, and a non-streaming one (which
+would otherwise run to its end, holding the local model, one generation at a time, for nobody).
 
-A streamed answer is cancelled by Starlette when the client disconnects; a non-streaming one
-would run to its end, holding the local model (one generation at a time) for nobody.
+One pending ``receive`` watches for the disconnect and cancels the task serving the request:
+no task group (Starlette's way for a stream) and no second task running the work, which cost
+more than some responses' own work.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from orrery.responses.events import DONE
 
 T = TypeVar("T")
 
@@ -20,25 +24,72 @@ CLIENT_GONE = 499
 """The status of an answer nobody reads (nginx's "client closed request")."""
 
 
-async def _disconnect(request: Request) -> None:
-    """Returns when the client has disconnected; the request body must have been read."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+class DisconnectWatch:
+    """Cancels the task that made it when the client disconnects, until it is closed. The
+    request body must have been read: what ``receive`` gives then is the disconnect."""
+
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._open = True
+        self.gone = False
+        self._watcher = asyncio.ensure_future(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if self._open:
+            self.gone = True
+            self._task.cancel()
+
+    def ours(self) -> bool:
+        """Called on a CancelledError: whether this watch alone cancelled the task (the client
+        left), which then goes on; any other cancellation (the server stopping) stands."""
+        return self.gone and self._task.uncancel() == 0
+
+    def close(self) -> None:
+        self._open = False
+        self._watcher.cancel()
 
 
 async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T | Response:
     """``work``'s result, or, when the client disconnects first, ``work`` cancelled and an
     empty answer."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnect(request))
+    watch = DisconnectWatch(request.receive)
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
+        return await work
+    except asyncio.CancelledError:
+        if not watch.ours():
+            raise
         return Response(status_code=CLIENT_GONE)
-    return task.result()
+    finally:
+        watch.close()
+
+
+class EventStream(StreamingResponse):
+    """An SSE answer of ``frames``; the frame ending in ``[DONE]`` ends the body (no empty last
+    write), and a client that disconnects cancels the rest."""
+
+    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+        super().__init__(frames, media_type="text/event-stream", headers=headers)
+        self._frames = frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watch = DisconnectWatch(receive)
+        try:
+            await self._stream(send)
+        except asyncio.CancelledError:
+            if not watch.ours():
+                raise
+        finally:
+            watch.close()
+
+    async def _stream(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        more = True
+        async for frame in self._frames:
+            more = not frame.endswith(DONE)
+            await send({"type": "http.response.body", "body": frame, "more_body": more})
+        if more:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from orrery.api.common import STREAMED, JSONBody, errors, include_param, json_body, services
-from orrery.api.disconnect import unless_disconnected
+from orrery.api.disconnect import EventStream, unless_disconnected
 from orrery.inference.errors import http_error
 from orrery.responses.background import BackgroundRunner
 from orrery.responses.events import encode_sse
@@ -33,11 +33,11 @@ async def _drain(run: ResponseRun) -> None:
         pass
 
 
-class RunStreamingResponse(StreamingResponse):
+class RunStreamingResponse(EventStream):
     """A response's SSE stream; a run whose stream never started is stored as cancelled."""
 
     def __init__(self, run: ResponseRun, headers: dict[str, str]) -> None:
-        super().__init__(encode_sse(run.event_batches()), media_type="text/event-stream", headers=headers)
+        super().__init__(encode_sse(run.event_batches()), headers)
         self.run = run
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,9 +54,8 @@ async def _queued_stream(queued: Queued, background: BackgroundRunner) -> AsyncI
         yield batch
 
 
-def _sse(batches: AsyncIterator[list[dict[str, Any]]], headers: dict[str, str] | None = None) -> StreamingResponse:
-    return StreamingResponse(encode_sse(batches), media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **(headers or {})})
+def _sse(batches: AsyncIterator[list[dict[str, Any]]], headers: dict[str, str] | None = None) -> EventStream:
+    return EventStream(encode_sse(batches), {**SSE_HEADERS, **(headers or {})})
 
 
 async def _create_background(request: Request, raw: bytes, body: CreateResponseRequest) -> Response:

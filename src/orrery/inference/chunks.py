@@ -20,83 +20,92 @@ class MalformedChunk(ValueError):
     """The chunk is not a chat completion chunk; the message says where."""
 
 
+Where = tuple[str | int, ...]
+"""Where in the chunk a value is (``("choices", 0, "delta", "content")``), spelt out only when
+it is wrong: formatting every path of every chunk would cost more than checking it."""
+
+
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> None:
+def _spelt(where: Where) -> str:
+    return "'" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".") + "'"
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: Where, what: str) -> None:
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
-        raise MalformedChunk(f"{where} is {_kind(value)}, not {what}")
+        raise MalformedChunk(f"{_spelt(where)} is {_kind(value)}, not {what}")
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
+def _object(value: Any, where: Where) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise MalformedChunk(f"{where} is {_kind(value)}, not an object")
+        raise MalformedChunk(f"{_spelt(where) if where else 'a chunk'} is {_kind(value)}, not an object")
     return value
 
 
 def checked_chunk(chunk: Any) -> dict[str, Any]:
     """``chunk`` if it has the shape of a chat completion chunk, else MalformedChunk."""
-    chunk = _object(chunk, "a chunk")
+    chunk = _object(chunk, ())
     choices = chunk.get("choices")
-    _expect(choices, list, "'choices'", "a list")
+    _expect(choices, list, ("choices",), "a list")
     for position, choice in enumerate(choices or ()):
-        _check_choice(choice, f"'choices[{position}]'")
+        _check_choice(choice, ("choices", position))
     usage = chunk.get("usage")
     if usage is not None:
         _check_usage(usage)
     return chunk
 
 
-def _check_choice(choice: Any, where: str) -> None:
+def _check_choice(choice: Any, where: Where) -> None:
     choice = _object(choice, where)
-    _expect(choice.get("index"), int, f"{where}.index", "an integer")
-    _expect(choice.get("finish_reason"), str, f"{where}.finish_reason", "a string")
+    _expect(choice.get("index"), int, (*where, "index"), "an integer")
+    _expect(choice.get("finish_reason"), str, (*where, "finish_reason"), "a string")
     delta = choice.get("delta")
-    _expect(delta, dict, f"{where}.delta", "an object")
+    _expect(delta, dict, (*where, "delta"), "an object")
     if delta:
         for key in STRING_DELTAS:
-            _expect(delta.get(key), str, f"{where}.delta.{key}", "a string")
+            _expect(delta.get(key), str, (*where, "delta", key), "a string")
         calls = delta.get("tool_calls")
-        _expect(calls, list, f"{where}.delta.tool_calls", "a list")
+        _expect(calls, list, (*where, "delta", "tool_calls"), "a list")
         for position, call in enumerate(calls or ()):
-            _check_call(call, f"{where}.delta.tool_calls[{position}]")
+            _check_call(call, (*where, "delta", "tool_calls", position))
     logprobs = choice.get("logprobs")
-    _expect(logprobs, dict, f"{where}.logprobs", "an object")
+    _expect(logprobs, dict, (*where, "logprobs"), "an object")
     if logprobs:
-        _check_logprobs(logprobs.get("content"), f"{where}.logprobs.content")
+        _check_logprobs(logprobs.get("content"), (*where, "logprobs", "content"))
 
 
-def _check_call(call: Any, where: str) -> None:
+def _check_call(call: Any, where: Where) -> None:
     call = _object(call, where)
-    _expect(call.get("index"), int, f"{where}.index", "an integer")
-    _expect(call.get("id"), str, f"{where}.id", "a string")
+    _expect(call.get("index"), int, (*where, "index"), "an integer")
+    _expect(call.get("id"), str, (*where, "id"), "a string")
     function = call.get("function")
-    _expect(function, dict, f"{where}.function", "an object")
+    _expect(function, dict, (*where, "function"), "an object")
     if function:
-        _expect(function.get("name"), str, f"{where}.function.name", "a string")
-        _expect(function.get("arguments"), str, f"{where}.function.arguments", "a string")
+        _expect(function.get("name"), str, (*where, "function", "name"), "a string")
+        _expect(function.get("arguments"), str, (*where, "function", "arguments"), "a string")
 
 
-def _check_logprobs(entries: Any, where: str) -> None:
+def _check_logprobs(entries: Any, where: Where) -> None:
     _expect(entries, list, where, "a list")
     for position, entry in enumerate(entries or ()):
         tops = entry.get("top_logprobs") if isinstance(entry, dict) else None
-        _expect(tops, list, f"{where}[{position}].top_logprobs", "a list")
+        _expect(tops, list, (*where, position, "top_logprobs"), "a list")
         for index, token in enumerate([entry, *(tops or ())]):
-            at = f"{where}[{position}]" if index == 0 else f"{where}[{position}].top_logprobs[{index - 1}]"
             if not isinstance(token, dict) or not isinstance(token.get("token"), str) \
                     or not isinstance(token.get("logprob"), int | float):
-                raise MalformedChunk(f"{at} is not a token with its logprob")
+                at = (*where, position) if index == 0 else (*where, position, "top_logprobs", index - 1)
+                raise MalformedChunk(f"{_spelt(at)} is not a token with its logprob")
 
 
 def _check_usage(usage: Any) -> None:
-    usage = _object(usage, "'usage'")
+    usage = _object(usage, ("usage",))
     for key in COUNTS:
-        _expect(usage.get(key), int, f"'usage.{key}'", "an integer")
+        _expect(usage.get(key), int, ("usage", key), "an integer")
     for details, keys in (("prompt_tokens_details", ("cached_tokens", "cache_write_tokens")),
                           ("completion_tokens_details", ("reasoning_tokens",))):
         value = usage.get(details)
-        _expect(value, dict, f"'usage.{details}'", "an object")
+        _expect(value, dict, ("usage", details), "an object")
         for key in keys:
-            _expect((value or {}).get(key), int, f"'usage.{details}.{key}'", "an integer")
+            _expect((value or {}).get(key), int, ("usage", details, key), "an integer")

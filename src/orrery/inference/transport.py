@@ -107,7 +107,7 @@ class AiohttpTransport:
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=POOL_SIZE, limit_per_host=0, keepalive_timeout=KEEP_IDLE)
         self._session = aiohttp.ClientSession(connector=connector, headers=self._headers, timeout=self._timeout,
-                                              proxy=self._proxy)
+                                              proxy=self._proxy, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def send(self, request: UpstreamRequest) -> UpstreamAnswer:
