@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -55,6 +56,72 @@ def test_several_workers_share_one_store(upstream, tmp_path: Path):
     finally:
         stop_server(process)
     assert len(upstream.bodies("workers")[-1]["messages"]) == 39
+
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """uvicorn's worker processes under ``parent`` (multiprocessing's resource tracker aside)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == parent and b"resource_tracker" not in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+ESTABLISHED, LISTENING = "01", "0A"
+
+
+def _sockets(pid: int, port: int, state: str) -> int:
+    """How many of ``pid``'s sockets on ``port`` are in ``state`` (as /proc/net/tcp spells it)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == state and fields[9] in inodes:
+            count += 1
+    return count
+
+
+def test_workers_share_the_keep_alive_connections_evenly(upstream, tmp_path: Path):
+    config = {"providers": [{"id": "scripted", "base_url": upstream.url}], "db": f"sqlite:///{tmp_path / 'w.db'}"}
+    process, url = start_server(config, log_path=tmp_path / "spread.log", extra_args=("--workers", "2"))
+    port = int(url.rpartition(":")[2])
+    connections = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers := _worker_pids(process.pid)) < 2 or not all(
+                _sockets(pid, port, LISTENING) for pid in workers):
+            assert time.monotonic() < deadline, "both workers listen"
+            time.sleep(0.1)
+        for _ in range(32):
+            connection = socket.create_connection(("127.0.0.1", port))
+            connection.sendall(b"GET /health HTTP/1.1\r\nhost: orrery\r\n\r\n")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+            connections.append(connection)
+        held = sorted(_sockets(pid, port, ESTABLISHED) for pid in workers)
+        assert sum(held) == 32 and held[0] >= 6, f"connections per worker: {held}"
+        second = subprocess.run([sys.executable, "-m", "orrery", "serve", "--workers", "2", "--port", str(port),
+                                 "--db", f"sqlite:///{tmp_path / 'other.db'}", "--provider", f"x={upstream.url}"],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and f"127.0.0.1:{port} is already in use" in second.stderr, second.stderr
+    finally:
+        for connection in connections:
+            connection.close()
+        stop_server(process)
 
 
 def test_bad_flags_fail_clearly(tmp_path: Path):

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from functools import partial
+from typing import Any
 
 import orjson
 import uvicorn
@@ -20,6 +20,7 @@ from orrery.recording import cli as recording_cli
 from orrery.recording.recorder import Recorder
 from orrery.store.database import create_engine, migrate
 from orrery.urls import redacted
+from orrery.workers import PortInUse, run_workers
 
 log = logging.getLogger("orrery")
 QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
@@ -92,15 +93,19 @@ def serve(args: argparse.Namespace) -> None:
     if recorder is not None:
         recorder.store.start_usage_log()
         log.info("recording mode %s, recordings in %s", recorder.mode.value, recorder.store.directory)
-    serve = partial(uvicorn.run, host=settings.host, port=settings.port, log_level=settings.log_level,
-                    access_log=False, timeout_graceful_shutdown=5, timeout_keep_alive=settings.keep_alive)
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+                               "access_log": False, "timeout_graceful_shutdown": 5,
+                               "timeout_keep_alive": settings.keep_alive}
     if settings.workers > 1:
         asyncio.run(_migrate(settings))
         os.environ[SETTINGS_ENV] = orjson.dumps(settings.to_json()).decode()
         os.environ[MIGRATED_ENV] = "1"
-        serve("orrery.app:app_from_env", factory=True, workers=settings.workers)
+        try:
+            run_workers(uvicorn.Config("orrery.app:app_from_env", factory=True, workers=settings.workers, **options))
+        except PortInUse as exc:
+            raise SystemExit(f"orrery: {exc}") from None
     else:
-        serve(create_app(settings))
+        uvicorn.run(create_app(settings), **options)
 
 
 def main(argv: list[str] | None = None) -> None:
