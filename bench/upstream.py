@@ -9,7 +9,9 @@ Other paths answer 404. HTTP/1.1 keep-alive and pipelining are supported; nothin
 
 A model named ``paced-N-MS`` (``up/paced-200-20`` through orrery) gets instead N one-token deltas
 ("tok ") written MS milliseconds apart, as a real model streams; answers on one connection still
-leave in order.
+leave in order. ``timed-N-MS`` is the same, but each delta's text is the time it was written, as
+20 digits of ``time.monotonic_ns()`` and a space (the clock every process of the machine shares),
+so a client can tell how long each token took to reach it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -71,11 +74,19 @@ def _content_length(head: bytes) -> int:
 
 Pieces = tuple[list[bytes], float]
 """An answer written in pieces, with the pause before each piece after the first."""
+STAMP = b"\x00" * 20
+"""Where a timed delta's text gets the time it is written (as many digits, so lengths hold)."""
 
 
-def paced(deltas: int, pause_ms: int) -> Pieces:
+def stamped(piece: bytes) -> bytes:
+    return piece.replace(STAMP, b"%020d" % time.monotonic_ns()) if STAMP in piece else piece
+
+
+def paced(deltas: int, pause_ms: int, *, timed: bool = False) -> Pieces:
+    text = STAMP.decode() + " " if timed else "tok "
     frames = [b"data: " + orjson.dumps(_chunk({"role": "assistant", "content": ""})) + b"\n\n"]
-    frames += [b"data: " + orjson.dumps(_chunk({"content": "tok "})) + b"\n\n" for _ in range(deltas)]
+    frames += [(b"data: " + orjson.dumps(_chunk({"content": text})) + b"\n\n").replace(b"\\u0000", b"\x00")
+               for _ in range(deltas)]
     usage = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "m",
              "choices": [], "usage": {**USAGE, "completion_tokens": deltas, "total_tokens": 2 + deltas}}
     frames[-1] += b"data: " + orjson.dumps(_chunk({}, "stop")) + b"\n\n"
@@ -89,9 +100,9 @@ def _answer(head: bytes, body: bytes) -> bytes | Pieces:
         return NOT_FOUND
     request = orjson.loads(body)
     model = str(request.get("model", ""))
-    if model.startswith("paced-"):
-        _, deltas, pause_ms = model.split("-")
-        return paced(int(deltas), int(pause_ms))
+    if model.startswith(("paced-", "timed-")):
+        kind, deltas, pause_ms = model.split("-")
+        return paced(int(deltas), int(pause_ms), timed=kind == "timed")
     options = request.get("stream_options") or {}
     return WITH_USAGE if options.get("include_usage") else PLAIN
 
@@ -126,7 +137,7 @@ class UpstreamProtocol(asyncio.Protocol):
                 await asyncio.sleep(pause)
                 if self.transport.is_closing():
                     return
-                self.transport.write(piece)
+                self.transport.write(stamped(piece))
         if self.writing is asyncio.current_task():
             self.writing = None
 

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from orrery import __version__
 from orrery.api import conversations as conversation_routes
@@ -23,6 +24,7 @@ from orrery.api import models, passthrough, responses
 from orrery.api import vector_stores as vector_store_routes
 from orrery.api.auth import Authenticator, AuthMiddleware
 from orrery.api.common import JSONBody, openapi_document
+from orrery.api.disconnect import SERVER_SEND
 from orrery.api.limits import OpenAIShaped413, too_large
 from orrery.api.rate_limits import RateLimiter
 from orrery.config import RecordingMode, Settings
@@ -95,6 +97,14 @@ async def _unexpected_error(_: Request, exc: Exception) -> Response:
                                     status_code=500, error_type="server_error", code="server_error"))
 
 
+class OrreryApp(FastAPI):
+    """FastAPI, with the server's own ``send`` kept in each scope for event streams (SERVER_SEND)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     sealer = Sealer.from_settings(settings)
 
@@ -158,7 +168,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await tools.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="orrery", version=__version__, lifespan=lifespan)
+    app = OrreryApp(title="orrery", version=__version__, lifespan=lifespan)
     app.state.max_request_bytes = settings.max_request_bytes
     app.state.rate_limiter = RateLimiter(settings.requests_per_minute, settings.concurrent_responses)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

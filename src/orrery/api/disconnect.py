@@ -22,6 +22,12 @@ T = TypeVar("T")
 
 CLIENT_GONE = 499
 """The status of an answer nobody reads (nginx's "client closed request")."""
+SERVER_SEND = "orrery.server_send"
+"""The scope key of the server's own ``send``, as the app received it, outside every middleware.
+
+An event stream sends its body there: a long stream is thousands of writes, and each middleware
+layer (error handlers, body limits) would only pass them on, as they look at the start of an
+answer alone. No middleware of this app may change an answer's body (compress it, say)."""
 
 
 class DisconnectWatch:
@@ -78,18 +84,20 @@ class EventStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watch = DisconnectWatch(receive)
         try:
-            await self._stream(send)
+            await self._stream(send, scope.get(SERVER_SEND, send))
         except asyncio.CancelledError:
             if not watch.ours():
                 raise
         finally:
             watch.close()
 
-    async def _stream(self, send: Send) -> None:
+    async def _stream(self, send: Send, body_send: Send) -> None:
+        """The start through the middleware (which track whether an answer started), the body
+        straight to the server."""
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         more = True
         async for frame in self._frames:
             more = not frame.endswith(DONE)
-            await send({"type": "http.response.body", "body": frame, "more_body": more})
+            await body_send({"type": "http.response.body", "body": frame, "more_body": more})
         if more:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await body_send({"type": "http.response.body", "body": b"", "more_body": False})

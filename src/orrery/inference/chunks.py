@@ -21,21 +21,23 @@ class MalformedChunk(ValueError):
 
 
 Where = tuple[str | int, ...]
-"""Where in the chunk a value is (``("choices", 0, "delta", "content")``), spelt out only when
-it is wrong: formatting every path of every chunk would cost more than checking it."""
+"""Where in the chunk an object is (``("choices", 0)``); with a constant suffix naming a field of
+it (``".delta.content"``), spelt out only when the field is wrong: building every path of every
+chunk would cost more than checking it."""
 
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _spelt(where: Where) -> str:
-    return "'" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".") + "'"
+def _spelt(where: Where, suffix: str = "") -> str:
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where) + suffix
+    return "'" + path.lstrip(".") + "'"
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], where: Where, what: str) -> None:
+def _expect(value: Any, kind: type | tuple[type, ...], where: Where, suffix: str, what: str) -> None:
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
-        raise MalformedChunk(f"{_spelt(where)} is {_kind(value)}, not {what}")
+        raise MalformedChunk(f"{_spelt(where, suffix)} is {_kind(value)}, not {what}")
 
 
 def _object(value: Any, where: Where) -> dict[str, Any]:
@@ -48,7 +50,7 @@ def checked_chunk(chunk: Any) -> dict[str, Any]:
     """``chunk`` if it has the shape of a chat completion chunk, else MalformedChunk."""
     chunk = _object(chunk, ())
     choices = chunk.get("choices")
-    _expect(choices, list, ("choices",), "a list")
+    _expect(choices, list, (), "choices", "a list")
     for position, choice in enumerate(choices or ()):
         _check_choice(choice, ("choices", position))
     usage = chunk.get("usage")
@@ -57,41 +59,44 @@ def checked_chunk(chunk: Any) -> dict[str, Any]:
     return chunk
 
 
+STRING_DELTA_FIELDS = tuple((key, f".delta.{key}") for key in STRING_DELTAS)
+
+
 def _check_choice(choice: Any, where: Where) -> None:
     choice = _object(choice, where)
-    _expect(choice.get("index"), int, (*where, "index"), "an integer")
-    _expect(choice.get("finish_reason"), str, (*where, "finish_reason"), "a string")
+    _expect(choice.get("index"), int, where, ".index", "an integer")
+    _expect(choice.get("finish_reason"), str, where, ".finish_reason", "a string")
     delta = choice.get("delta")
-    _expect(delta, dict, (*where, "delta"), "an object")
+    _expect(delta, dict, where, ".delta", "an object")
     if delta:
-        for key in STRING_DELTAS:
-            _expect(delta.get(key), str, (*where, "delta", key), "a string")
+        for key, suffix in STRING_DELTA_FIELDS:
+            _expect(delta.get(key), str, where, suffix, "a string")
         calls = delta.get("tool_calls")
-        _expect(calls, list, (*where, "delta", "tool_calls"), "a list")
+        _expect(calls, list, where, ".delta.tool_calls", "a list")
         for position, call in enumerate(calls or ()):
             _check_call(call, (*where, "delta", "tool_calls", position))
     logprobs = choice.get("logprobs")
-    _expect(logprobs, dict, (*where, "logprobs"), "an object")
+    _expect(logprobs, dict, where, ".logprobs", "an object")
     if logprobs:
         _check_logprobs(logprobs.get("content"), (*where, "logprobs", "content"))
 
 
 def _check_call(call: Any, where: Where) -> None:
     call = _object(call, where)
-    _expect(call.get("index"), int, (*where, "index"), "an integer")
-    _expect(call.get("id"), str, (*where, "id"), "a string")
+    _expect(call.get("index"), int, where, ".index", "an integer")
+    _expect(call.get("id"), str, where, ".id", "a string")
     function = call.get("function")
-    _expect(function, dict, (*where, "function"), "an object")
+    _expect(function, dict, where, ".function", "an object")
     if function:
-        _expect(function.get("name"), str, (*where, "function", "name"), "a string")
-        _expect(function.get("arguments"), str, (*where, "function", "arguments"), "a string")
+        _expect(function.get("name"), str, where, ".function.name", "a string")
+        _expect(function.get("arguments"), str, where, ".function.arguments", "a string")
 
 
 def _check_logprobs(entries: Any, where: Where) -> None:
-    _expect(entries, list, where, "a list")
+    _expect(entries, list, where, "", "a list")
     for position, entry in enumerate(entries or ()):
         tops = entry.get("top_logprobs") if isinstance(entry, dict) else None
-        _expect(tops, list, (*where, position, "top_logprobs"), "a list")
+        _expect(tops, list, (*where, position), ".top_logprobs", "a list")
         for index, token in enumerate([entry, *(tops or ())]):
             if not isinstance(token, dict) or not isinstance(token.get("token"), str) \
                     or not isinstance(token.get("logprob"), int | float):
@@ -102,10 +107,10 @@ def _check_logprobs(entries: Any, where: Where) -> None:
 def _check_usage(usage: Any) -> None:
     usage = _object(usage, ("usage",))
     for key in COUNTS:
-        _expect(usage.get(key), int, ("usage", key), "an integer")
+        _expect(usage.get(key), int, ("usage",), f".{key}", "an integer")
     for details, keys in (("prompt_tokens_details", ("cached_tokens", "cache_write_tokens")),
                           ("completion_tokens_details", ("reasoning_tokens",))):
         value = usage.get(details)
-        _expect(value, dict, ("usage", details), "an object")
+        _expect(value, dict, ("usage",), f".{details}", "an object")
         for key in keys:
-            _expect((value or {}).get(key), int, ("usage", details, key), "an integer")
+            _expect((value or {}).get(key), int, ("usage", details), f".{key}", "an integer")

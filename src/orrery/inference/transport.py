@@ -20,8 +20,6 @@ KEEP_IDLE = 4.0
 """Seconds an idle upstream connection is kept for the next request: below the 5 s after which
 uvicorn-based upstreams (vLLM among them) close theirs, so a request is not sent on a connection
 the upstream is closing."""
-POOL_SIZE = 1000
-"""Connections to all upstreams of one provider at once (further requests wait for one)."""
 
 
 class TransportError(Exception):
@@ -105,7 +103,7 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=POOL_SIZE, limit_per_host=0, keepalive_timeout=KEEP_IDLE)
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEP_IDLE)  # one connection per call in flight
         self._session = aiohttp.ClientSession(connector=connector, headers=self._headers, timeout=self._timeout,
                                               proxy=self._proxy, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
