@@ -123,8 +123,9 @@ class ResponseRun:
         chunk produced, or one tool step's."""
         self._started = True
         event = self._event
-        opening = [] if self.queued else [event("response.created", response=self.snapshot("in_progress"))]
-        yield [*opening, event("response.in_progress", response=self.snapshot("in_progress"))]
+        started = self.snapshot("in_progress")  # both opening events show it: nothing changes between them
+        opening = [] if self.queued else [event("response.created", response=started)]
+        yield [*opening, event("response.in_progress", response=started)]
         finished = False
         try:
             if self.compaction is not None:
