@@ -8,14 +8,21 @@ bad write cannot sink the others.
 
 On SQLite a whole batch runs in one call to the writer's own thread, on a synchronous connection
 that thread keeps open: the async driver would cross threads for every statement, cursor and
-commit, and a pool checkout per batch, which cost more than the writes themselves. On PostgreSQL
-the batch runs on the async engine.
+commit, and a pool checkout per batch, which cost more than the writes themselves. Processes
+sharing the file (``--workers``) take turns through a lock file beside it: SQLite's own wait
+for its write lock sleeps 1, 2, 5, 10… ms between tries, however soon the lock is free, while a
+process waiting on the file lock is woken the moment it is released. On PostgreSQL the batch runs
+on the async engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,6 +59,9 @@ class BatchWriter:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="orrery-store-writer") if sync_engine else None
         self._connection: Connection | None = None
         """The synchronous connection, opened, used and closed in ``_thread`` only."""
+        database = sync_engine.url.database if sync_engine is not None else None
+        self._lock_path = f"{database}.write-lock" if database and database != ":memory:" else None
+        self._lock_fd: int | None = None
         self._pending: Batch = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,6 +95,9 @@ class BatchWriter:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
 
@@ -95,12 +108,26 @@ class BatchWriter:
         if self._connection is None:
             self._connection = self._sync_engine.connect()
         try:
-            with self._connection.begin():
+            with self._turn(), self._connection.begin():
                 _run_statements(self._connection, writes)
         except Exception:
             self._connection.close()
             self._connection = None
             raise
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """In ``_thread``: this process's turn to write the SQLite file (see the module's docstring)."""
+        if self._lock_path is None:
+            yield
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     async def _run(self) -> None:
         while True:
