@@ -11,14 +11,15 @@ counters, which virtual machines often do not expose, so this counts with valgri
 instead, which works anywhere at the cost of running orrery about 50 times slower.
 
 It starts ``bench/upstream.py`` (the zero-latency upstream of ``bench/overhead.py``, not counted)
-and one ``orrery serve`` worker under ``valgrind --tool=callgrind --instr-atstart=no`` with a
-fresh SQLite store, ``PYTHONHASHSEED=0`` and ``background.poll`` an hour. For each target (``/v1/responses`` streamed or not,
-``store`` true or false, as in ``bench/overhead.py``) it sends ``--warmup`` requests, then turns
-counting on, sends ``--requests`` more one after another over one keep-alive connection, turns
-it off and reads the total. What orrery does while idle for as long (its other timers: heartbeats,
-lease renewals) is counted once, at the start, and taken off pro rata, so the figure
-is the work of the responses alone. Per target it prints millions of instructions per response,
-and with ``--against`` a JSON file of an earlier run (``--json``), the ratio to it.
+and one ``orrery serve`` worker under ``valgrind --tool=callgrind --instr-atstart=no`` with a fresh
+SQLite store, ``PYTHONHASHSEED=0`` and ``background.poll`` an hour. For each target
+(``/v1/responses`` streamed or not, ``store`` true or false, as in ``bench/overhead.py``) it sends
+``--warmup`` requests, then turns counting on, sends ``--requests`` more one after another over one
+keep-alive connection, turns it off and reads the total. What orrery does while idle (its other
+timers: heartbeats, lease renewals) is counted over 20 s at the start and taken off pro rata to
+each target's time, so the figure is the work of the responses alone. Per target it prints millions of
+instructions per response, and with ``--against`` a JSON file of an earlier run (``--json``), the
+ratio to it.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Run from the repository root with the project's virtualenv::
 
-    python bench/streams.py [--streams 1000 5000] [--tokens 200] [--ramp 2000] [--json PATH]
+    python bench/streams.py [--streams 1000 5000] [--tokens 200] [--ramp 500] [--json PATH]
 
-It starts ``bench/upstream.py`` and one ``orrery serve`` worker (as ``bench/overhead.py`` does),
-raises this process's open-file limit to its maximum (the children inherit it), then, for each
-``--streams`` level, twice: directly against the upstream's ``/v1/chat/completions``, then through
+It raises this process's open-file limit to its maximum (the children inherit it), then, for each
+``--streams`` level, starts ``bench/upstream.py`` and a fresh ``orrery serve`` worker (as
+``bench/overhead.py`` does) and runs twice: directly against the upstream's ``/v1/chat/completions``, then through
 orrery's ``/v1/responses`` (streamed and stored). Each time it opens that many streams at
 ``--ramp`` new ones a second, each its own connection, each a model ``timed-TOKENS-MS`` with MS
 spread over 20–50 ms (20 to 50 tokens a second): the upstream writes every one-token delta with
@@ -234,35 +234,34 @@ def verdicts(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-async def measure(upstream_port: int, orrery_port: int, orrery_pid: int, levels: list[int], tokens: int,
+async def measure(upstream_port: int, orrery_port: int, orrery_pid: int, streams: int, tokens: int,
                   ramp: float) -> list[Run]:
-    runs = []
-    for streams in levels:
-        direct = await run_streams("direct", upstream_port, streams, tokens, ramp, None)
-        through = await run_streams("orrery", orrery_port, streams, tokens, ramp, orrery_pid)
-        if direct.latency_ms and through.latency_ms:
-            through.added_p99_ms = through.latency_ms["p99"] - direct.latency_ms["p99"]
-        runs += [direct, through]
-        print(table(runs[-2:]).splitlines()[-1], file=sys.stderr)
-    return runs
+    direct = await run_streams("direct", upstream_port, streams, tokens, ramp, None)
+    through = await run_streams("orrery", orrery_port, streams, tokens, ramp, orrery_pid)
+    if direct.latency_ms and through.latency_ms:
+        through.added_p99_ms = through.latency_ms["p99"] - direct.latency_ms["p99"]
+    print(table([direct, through]).splitlines()[-1], file=sys.stderr)
+    return [direct, through]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Thousands of slow streams through one orrery worker.")
     parser.add_argument("--streams", type=int, nargs="+", default=[1000, 5000], help="levels (default 1000 5000)")
     parser.add_argument("--tokens", type=int, default=200, help="deltas a stream (default 200)")
-    parser.add_argument("--ramp", type=float, default=2000.0, help="streams opened a second (default 2000)")
+    parser.add_argument("--ramp", type=float, default=500.0, help="streams opened a second (default 500)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the runs as JSON")
     args = parser.parse_args(argv)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     random.seed(0)
-    with tempfile.TemporaryDirectory(prefix="orrery-streams-") as tmp:
-        workdir = Path(tmp)
-        with upstream_process(workdir) as (_, upstream_port), \
-                orrery_process(workdir, upstream_port, 1) as (orrery, orrery_port):
-            runs = event_loop_runner()(measure(upstream_port, orrery_port, orrery.pid, args.streams, args.tokens,
-                                               args.ramp))
+    runs: list[Run] = []
+    for streams in args.streams:
+        with tempfile.TemporaryDirectory(prefix="orrery-streams-") as tmp:
+            workdir = Path(tmp)
+            with upstream_process(workdir) as (_, upstream_port), \
+                    orrery_process(workdir, upstream_port, 1) as (orrery, orrery_port):
+                runs += event_loop_runner()(measure(upstream_port, orrery_port, orrery.pid, streams, args.tokens,
+                                                    args.ramp))
     print(table(runs))
     print()
     print(verdicts(runs))

@@ -36,9 +36,11 @@ FAULTS: dict[str, tuple[bytes, str, str]] = {
     "choice-number": (frames({"choices": [5]}), "text/event-stream", "'choices[0]' is int"),
     "delta-string": (frames(HELLO, choice("x")), "text/event-stream", "'choices[0].delta' is str"),
     "content-number": (frames(choice({"content": 5})), "text/event-stream", "'choices[0].delta.content' is int"),
-    "tool-calls-string": (frames(choice({"tool_calls": "x"})), "text/event-stream", "'choices[0].delta.tool_calls' is str"),
+    "tool-calls-string": (frames(choice({"tool_calls": "x"})), "text/event-stream",
+                          "'choices[0].delta.tool_calls' is str"),
     "arguments-number": (frames(choice({"tool_calls": [{"index": 0, "id": "c", "function": {
-        "name": "f", "arguments": 7}}]})), "text/event-stream", "'choices[0].delta.tool_calls[0].function.arguments' is int"),
+        "name": "f", "arguments": 7}}]})), "text/event-stream",
+        "'choices[0].delta.tool_calls[0].function.arguments' is int"),
     "usage-string": (frames(HELLO, {"choices": [], "usage": {"prompt_tokens": "3"}}), "text/event-stream",
                      "'usage.prompt_tokens' is str"),
     "finish-reason-number": (frames(choice({}, 3)), "text/event-stream", "'choices[0].finish_reason' is int"),
