@@ -19,7 +19,9 @@ keep-alive connection, turns it off and reads the total. What orrery does while 
 timers: heartbeats, lease renewals) is counted over 20 s at the start and taken off pro rata to
 each target's time, so the figure is the work of the responses alone. Per target it prints millions of
 instructions per response, and with ``--against`` a JSON file of an earlier run (``--json``), the
-ratio to it.
+ratio to it. Last, a tenth as many stored streams of 200 one-token deltas 5 ms apart (each in a
+read of its own, as a real model's) give the instructions one more delta costs: the work that
+thousands of long streams repeat.
 """
 
 from __future__ import annotations
@@ -35,9 +37,21 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import orjson
+
 from overhead import Target, orrery_process, orrery_target, upstream_process
 
 IDLE_SECONDS = 20.0
+SLOW_TOKENS = 200
+SLOW_PAUSE_MS = 5
+"""Apart enough that, even under valgrind, each delta reaches orrery in a read of its own, as a
+real model's do."""
+SLOW_STREAM_SHARE = 10
+"""The slow stream is sent a tenth as many times as the others (each lasts a second)."""
+SLOW_STREAM = f"orrery stream {SLOW_TOKENS} deltas"
+STORED_STREAM = "orrery stream store=true"
+PLAIN_DELTAS = 3
+"""The deltas of bench/upstream.py's plain answer ("echo: hello" in 4-character pieces)."""
 BACKGROUND_POLL_S = 3600
 """The background runner's poll for queued work, lengthened from its 0.1 s: each poll is a store
 query costing more instructions than some responses, and how many fall into a measurement
@@ -115,7 +129,25 @@ def measure(requests: int, warmup: int) -> tuple[float, list[Count]]:
             idle_per_second = callgrind.stop() / IDLE_SECONDS
             targets = [orrery_target(port, stream=stream, store=store) for stream in (True, False)
                        for store in (True, False)]
-            return idle_per_second, [count(callgrind, t, requests, warmup, idle_per_second) for t in targets]
+            counts = [count(callgrind, t, requests, warmup, idle_per_second) for t in targets]
+            slow = slow_stream_target(port)
+            counts.append(count(callgrind, slow, max(1, requests // SLOW_STREAM_SHARE), 2, idle_per_second))
+            return idle_per_second, counts
+
+
+def slow_stream_target(port: int) -> Target:
+    """A stored stream of SLOW_TOKENS one-token deltas, each arriving on its own."""
+    body = {"model": f"up/paced-{SLOW_TOKENS}-{SLOW_PAUSE_MS}", "input": "hello", "stream": True}
+    return Target(SLOW_STREAM, "127.0.0.1", port, "/v1/responses", orjson.dumps(body), b"event: response.completed")
+
+
+def per_token(counts: list[Count]) -> float | None:
+    """Instructions per delta: the slow stream's count less the plain stored stream's (three
+    deltas), over the deltas it has more."""
+    by_name = {c.target: c.instructions_per_response for c in counts}
+    if SLOW_STREAM not in by_name or STORED_STREAM not in by_name:
+        return None
+    return (by_name[SLOW_STREAM] - by_name[STORED_STREAM]) / (SLOW_TOKENS - PLAIN_DELTAS)
 
 
 def table(idle_per_second: float, counts: list[Count], against: dict[str, float]) -> str:
@@ -124,6 +156,9 @@ def table(idle_per_second: float, counts: list[Count], against: dict[str, float]
         millions = c.instructions_per_response / 1e6
         ratio = f"{c.instructions_per_response / against[c.target]:.3f}" if c.target in against else ""
         lines.append(f"{c.target:<26} {c.requests:>8} {millions:>17.3f} {ratio:>12}")
+    token = per_token(counts)
+    if token is not None:
+        lines.append(f"per delta of a slow stream: {token / 1e3:.1f} K instructions")
     lines.append(f"idle: {idle_per_second / 1e6:.2f} M instructions/s, taken off pro rata")
     return "\n".join(lines)
 

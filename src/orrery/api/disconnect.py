@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from orrery.responses.events import DONE
+from orrery.responses.events import DONE, sse_frames
 
 T = TypeVar("T")
 
@@ -73,13 +73,17 @@ async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) ->
         watch.close()
 
 
-class EventStream(StreamingResponse):
-    """An SSE answer of ``frames``; the frame ending in ``[DONE]`` ends the body (no empty last
-    write), and a client that disconnects cancels the rest."""
+class EventStream(Response):
+    """An SSE answer of event ``batches``, each batch one write; the batch ending in ``[DONE]``
+    ends the body (no empty last write), and a client that disconnects cancels the rest."""
 
-    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str]) -> None:
-        super().__init__(frames, media_type="text/event-stream", headers=headers)
-        self._frames = frames
+    media_type = "text/event-stream"
+
+    def __init__(self, batches: AsyncIterator[list[dict[str, Any]]], headers: dict[str, str]) -> None:
+        self._batches = batches
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watch = DisconnectWatch(receive)
@@ -96,7 +100,8 @@ class EventStream(StreamingResponse):
         straight to the server."""
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         more = True
-        async for frame in self._frames:
+        async for batch in self._batches:
+            frame = sse_frames(batch)
             more = not frame.endswith(DONE)
             await body_send({"type": "http.response.body", "body": frame, "more_body": more})
         if more:

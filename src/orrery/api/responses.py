@@ -14,7 +14,6 @@ from orrery.api.common import STREAMED, JSONBody, errors, include_param, json_bo
 from orrery.api.disconnect import EventStream, unless_disconnected
 from orrery.inference.errors import http_error
 from orrery.responses.background import BackgroundRunner
-from orrery.responses.events import encode_sse
 from orrery.responses.orchestrator import ResponseRun
 from orrery.responses.service import Queued
 from orrery.responses.websocket import ResponsesSocket
@@ -37,7 +36,7 @@ class RunStreamingResponse(EventStream):
     """A response's SSE stream; a run whose stream never started is stored as cancelled."""
 
     def __init__(self, run: ResponseRun, headers: dict[str, str]) -> None:
-        super().__init__(encode_sse(run.event_batches()), headers)
+        super().__init__(run.event_batches(), headers)
         self.run = run
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,7 +54,7 @@ async def _queued_stream(queued: Queued, background: BackgroundRunner) -> AsyncI
 
 
 def _sse(batches: AsyncIterator[list[dict[str, Any]]], headers: dict[str, str] | None = None) -> EventStream:
-    return EventStream(encode_sse(batches), {**SSE_HEADERS, **(headers or {})})
+    return EventStream(batches, {**SSE_HEADERS, **(headers or {})})
 
 
 async def _create_background(request: Request, raw: bytes, body: CreateResponseRequest) -> Response:

@@ -52,6 +52,10 @@ def listed_window(entry: dict[str, Any]) -> int | None:
     return None
 
 
+def _finishes(chunk: dict[str, Any]) -> bool:
+    return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+
+
 def endpoint_url(base_url: str, path: str) -> str:
     """``path`` under ``base_url``, the base URL's query (``?api-version=…``) kept."""
     parts = urlsplit(base_url)
@@ -146,15 +150,16 @@ class OpenAICompatProvider:
                 await self._read(response, ERROR_BODY_LIMIT)
                 raise UpstreamError("protocol", f"upstream {self.id} answered {content_type or 'no content type'} "
                                                 "where an event stream was asked for")
-            payloads = SSEPayloads(self.iter_bytes(response))
+            payloads = SSEPayloads()
             finished = False
             try:
-                async for payload in payloads:
-                    if isinstance(payload, dict) and "error" in payload and "choices" not in payload:
-                        raise UpstreamError("protocol", upstream_message(payload, "upstream sent an error"),
-                                            body=payload)
-                    chunk = checked_chunk(payload)
-                    finished = finished or any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+                with self._upstream_errors("protocol", "broke the stream"):
+                    async for data in response.chunks():
+                        for chunk in map(self._chunk, payloads.feed(data)):
+                            finished = finished or _finishes(chunk)
+                            yield chunk
+                for chunk in map(self._chunk, payloads.end()):
+                    finished = finished or _finishes(chunk)
                     yield chunk
             except orjson.JSONDecodeError as exc:
                 raise UpstreamError("protocol", f"upstream {self.id} sent malformed JSON: {exc}") from exc
@@ -163,6 +168,12 @@ class OpenAICompatProvider:
             if not finished and not payloads.done:
                 raise UpstreamError("protocol", f"upstream {self.id} ended its stream before finishing it "
                                                 "(no finish_reason, no [DONE])")
+
+    def _chunk(self, payload: Any) -> dict[str, Any]:
+        """A payload of the stream as a checked chunk; an upstream's error object as UpstreamError."""
+        if isinstance(payload, dict) and "error" in payload and "choices" not in payload:
+            raise UpstreamError("protocol", upstream_message(payload, "upstream sent an error"), body=payload)
+        return checked_chunk(payload)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
         async with self.open_stream(path, body) as response:

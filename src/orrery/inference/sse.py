@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -22,46 +21,49 @@ class LineTooLong(ValueError):
 
 
 class SSEPayloads:
-    """The ``data:`` payloads of an SSE body, parsed as JSON, up to ``[DONE]``; ``done`` says
-    whether that ``[DONE]`` came.
+    """The ``data:`` payloads of an SSE body fed to it chunk by chunk, parsed as JSON, up to
+    ``[DONE]``; ``done`` says whether that ``[DONE]`` came.
 
     Works on raw bytes so a chunk boundary may fall anywhere, even inside a UTF-8 sequence; the
-    buffer grows in place, so a long line costs linear time. The body is read to its end even
-    after ``[DONE]``: only a fully read response lets the connection go back to the pool instead
-    of being closed.
+    buffer grows in place, so a long line costs linear time. A plain object, not an async
+    generator over the body: every token of a stream passes through it, and a generator layer
+    costs more than the parsing. Whoever feeds it reads the body to its end even after
+    ``[DONE]``: only a fully read response lets the connection go back to the pool.
     """
 
-    def __init__(self, chunks: AsyncIterator[bytes], max_line: int = MAX_LINE) -> None:
-        self._chunks = chunks
+    def __init__(self, max_line: int = MAX_LINE) -> None:
         self._max_line = max_line
+        self._buffer = bytearray()
         self.done = False
 
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._payloads()
-
-    async def _payloads(self) -> AsyncIterator[Any]:
-        buffer = bytearray()
-        async for chunk in self._chunks:
-            if self.done:
-                continue
-            searched = len(buffer)
-            buffer += chunk
-            if buffer.find(b"\n", searched) < 0:
-                if len(buffer) > self._max_line:
-                    raise LineTooLong(f"a line of more than {self._max_line} bytes")
-                continue
-            *lines, rest = bytes(buffer).split(b"\n")
-            buffer = bytearray(rest)
-            for line in lines:
-                payload = self._payload(line)
-                if payload is not NOTHING:
-                    yield payload
-                if self.done:
-                    break
-        if not self.done:
-            payload = self._payload(bytes(buffer).strip())
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The payloads of the lines ``chunk`` completes."""
+        if self.done:
+            return []
+        buffer = self._buffer
+        searched = len(buffer)
+        buffer += chunk
+        if buffer.find(b"\n", searched) < 0:
+            if len(buffer) > self._max_line:
+                raise LineTooLong(f"a line of more than {self._max_line} bytes")
+            return []
+        *lines, rest = bytes(buffer).split(b"\n")
+        self._buffer = bytearray(rest)
+        payloads = []
+        for line in lines:
+            payload = self._payload(line)
             if payload is not NOTHING:
-                yield payload
+                payloads.append(payload)
+            if self.done:
+                break
+        return payloads
+
+    def end(self) -> list[Any]:
+        """The payload of a last line the body did not end with a newline."""
+        if self.done:
+            return []
+        payload = self._payload(bytes(self._buffer).strip())
+        return [] if payload is NOTHING else [payload]
 
     def _payload(self, line: bytes) -> Any:
         """The line's JSON payload, or ``NOTHING`` (not a data line, an empty one, ``[DONE]``)."""

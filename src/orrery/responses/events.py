@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -33,10 +32,9 @@ QUEUED_EVENTS = 2
 ``response.queued``; its run goes on from there."""
 
 
-async def encode_sse(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
-    """``event:`` and ``data:`` lines, each frame ended by a blank line, LF line endings; one
-    bytes string per batch of events, the terminal event's followed by ``data: [DONE]``."""
-    async for batch in batches:
-        frames = b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-                          for event in batch)
-        yield frames + DONE if batch and batch[-1]["type"] in TERMINAL else frames
+def sse_frames(batch: list[dict[str, Any]]) -> bytes:
+    """A batch of events as ``event:`` and ``data:`` lines, each frame ended by a blank line, LF
+    line endings; a batch ending in the terminal event is followed by ``data: [DONE]``."""
+    frames = b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+                      for event in batch)
+    return frames + DONE if batch and batch[-1]["type"] in TERMINAL else frames
