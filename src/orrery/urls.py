@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 REDACTED = "***"
 USER_INFO = re.compile(r"//[^/@]*@")
+
+
+def without_user_info(url: str) -> str:
+    """``url`` with no ``user:password@`` at all (where ``redacted`` shows ``***@``)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def redacted(url: str) -> str:

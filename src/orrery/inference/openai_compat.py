@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -56,8 +57,10 @@ def _finishes(chunk: dict[str, Any]) -> bool:
     return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
 
 
+@functools.cache
 def endpoint_url(base_url: str, path: str) -> str:
-    """``path`` under ``base_url``, the base URL's query (``?api-version=…``) kept."""
+    """``path`` under ``base_url``, the base URL's query (``?api-version=…``) kept; worked out once
+    for each (a provider has a handful), not on every call."""
     parts = urlsplit(base_url)
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + path, fragment=""))
 

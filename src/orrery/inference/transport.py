@@ -9,7 +9,8 @@ connection of the host in constant time and parses the answer in C.
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ KEEP_IDLE = 4.0
 """Seconds an idle upstream connection is kept for the next request: below the 5 s after which
 uvicorn-based upstreams (vLLM among them) close theirs, so a request is not sent on a connection
 the upstream is closing."""
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 class TransportError(Exception):
@@ -68,6 +70,17 @@ def env_proxy(url: str) -> str | None:
     return proxy
 
 
+@contextmanager
+def _transport_errors(waited_for: str) -> Iterator[None]:
+    """aiohttp's failures in the block as TransportTimeout (nothing came: ``waited_for``) or TransportError."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise TransportTimeout(f"no {waited_for} in time") from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(str(exc) or type(exc).__name__) from exc
+
+
 class AiohttpAnswer:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
@@ -81,13 +94,9 @@ class AiohttpAnswer:
         return self._response.headers.get("content-type", "")
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        try:
+        with _transport_errors("bytes of the answer"):
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except TimeoutError as exc:
-            raise TransportTimeout("no bytes of the answer in time") from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
         self._response.release()
@@ -110,13 +119,9 @@ class AiohttpTransport:
 
     async def send(self, request: UpstreamRequest) -> UpstreamAnswer:
         session = self._session or self._open()
-        headers = {"content-type": "application/json"} if request.body is not None else None
-        try:
+        headers = JSON_HEADERS if request.body is not None else None
+        with _transport_errors("answer"):
             response = await session.request(request.method, request.url, data=request.body, headers=headers)
-        except TimeoutError as exc:
-            raise TransportTimeout("no connection in time") from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(str(exc) or type(exc).__name__) from exc
         return AiohttpAnswer(response)
 
     async def aclose(self) -> None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -20,7 +20,7 @@ from orrery.inference.transport import Transport, TransportError, UpstreamAnswer
 from orrery.recording.context import current_test_id
 from orrery.recording.hashing import request_hash
 from orrery.recording.storage import BODY_TYPES, CHUNK_TYPE, ERROR_TYPE, RecordingStore, normalize_ids
-from orrery.urls import redacted
+from orrery.urls import redacted, without_user_info
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,6 @@ def _json_or_text(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
-
-
-def without_user_info(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, slots=True)
