@@ -6,6 +6,10 @@ strings, usage counts that are not integers) is the upstream's protocol failure,
 ends ``failed`` saying what was wrong instead of breaking its stream. Only the fields the server
 reads are checked, with ``isinstance`` tests cheap enough for every chunk; ``reasoning`` and
 ``refusal`` of another type are ignored where they are read, as some upstreams send objects there.
+
+Every token of a stream passes here, so the usual chunk (one choice with a text delta) is passed by
+one test of exact types (``_plain_choice``); only a chunk it does not pass goes through the field
+by field checks, which name what is wrong.
 """
 
 from __future__ import annotations
@@ -50,9 +54,10 @@ def checked_chunk(chunk: Any) -> dict[str, Any]:
     """``chunk`` if it has the shape of a chat completion chunk, else MalformedChunk."""
     chunk = _object(chunk, ())
     choices = chunk.get("choices")
-    _expect(choices, list, (), "choices", "a list")
-    for position, choice in enumerate(choices or ()):
-        _check_choice(choice, ("choices", position))
+    if not (type(choices) is list and len(choices) == 1 and _plain_choice(choices[0])):
+        _expect(choices, list, (), "choices", "a list")
+        for position, choice in enumerate(choices or ()):
+            _check_choice(choice, ("choices", position))
     usage = chunk.get("usage")
     if usage is not None:
         _check_usage(usage)
@@ -60,6 +65,28 @@ def checked_chunk(chunk: Any) -> dict[str, Any]:
 
 
 STRING_DELTA_FIELDS = tuple((key, f".delta.{key}") for key in STRING_DELTAS)
+
+
+def _plain_choice(choice: Any) -> bool:
+    """Whether ``choice`` is the usual kind, fine by the checks of ``_check_choice``: no tool
+    calls, no logprobs, and every field it has (the ``STRING_DELTAS`` among them) of the exact
+    type orjson makes."""
+    if type(choice) is not dict:
+        return False
+    index = choice.get("index")
+    finish_reason = choice.get("finish_reason")
+    delta = choice.get("delta")
+    if not ((index is None or type(index) is int) and (finish_reason is None or type(finish_reason) is str)
+            and choice.get("logprobs") is None):
+        return False
+    if delta is None:
+        return True
+    if type(delta) is not dict:
+        return False
+    content = delta.get("content")
+    role = delta.get("role")
+    return ((content is None or type(content) is str) and (role is None or type(role) is str)
+            and delta.get("tool_calls") is None)
 
 
 def _check_choice(choice: Any, where: Where) -> None:

@@ -54,7 +54,10 @@ def listed_window(entry: dict[str, Any]) -> int | None:
 
 
 def _finishes(chunk: dict[str, Any]) -> bool:
-    return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+    for choice in chunk.get("choices") or ():  # a loop, not any() over a generator: once per token
+        if choice.get("finish_reason"):
+            return True
+    return False
 
 
 @functools.cache

@@ -51,6 +51,8 @@ class SSEPayloads:
         self._buffer = bytearray(rest)
         payloads = []
         for line in lines:
+            if not line:  # the blank line ending each event
+                continue
             payload = self._payload(line)
             if payload is not NOTHING:
                 payloads.append(payload)

@@ -32,9 +32,13 @@ QUEUED_EVENTS = 2
 ``response.queued``; its run goes on from there."""
 
 
+def _frame(event: dict[str, Any]) -> bytes:
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 def sse_frames(batch: list[dict[str, Any]]) -> bytes:
     """A batch of events as ``event:`` and ``data:`` lines, each frame ended by a blank line, LF
-    line endings; a batch ending in the terminal event is followed by ``data: [DONE]``."""
-    frames = b"".join(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-                      for event in batch)
+    line endings; a batch ending in the terminal event is followed by ``data: [DONE]``. Most
+    batches are one delta, encoded without a join."""
+    frames = _frame(batch[0]) if len(batch) == 1 else b"".join(map(_frame, batch))
     return frames + DONE if batch and batch[-1]["type"] in TERMINAL else frames
