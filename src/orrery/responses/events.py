@@ -33,7 +33,8 @@ QUEUED_EVENTS = 2
 
 
 def _frame(event: dict[str, Any]) -> bytes:
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def sse_frames(batch: list[dict[str, Any]]) -> bytes:
