@@ -28,6 +28,7 @@ from orrery.api.disconnect import SERVER_SEND
 from orrery.api.limits import OpenAIShaped413, too_large
 from orrery.api.rate_limits import RateLimiter
 from orrery.config import RecordingMode, Settings
+from orrery.console import mount_console
 from orrery.conversations.service import ConversationService
 from orrery.embeddings import embedder_for
 from orrery.embeddings.base import Embedder
@@ -191,6 +192,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
     for module in (responses, conversation_routes, file_routes, vector_store_routes, models, passthrough):
         app.include_router(module.router)
+    mount_console(app, settings.recording_dir)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> Response:

@@ -1,4 +1,5 @@
-"""API keys on ``/v1/*``: the middleware that finds the principal a request acts for.
+"""API keys on ``/v1/*`` and the console's JSON (``/console/api/*``): the middleware that finds
+the principal a request acts for.
 
 With no key configured (none in the settings, none ever made in the store: revoking every key
 does not open the server again) every request is served, as no principal. Otherwise each
@@ -20,6 +21,9 @@ from orrery.api.rate_limits import RateLimiter
 from orrery.errors import APIError
 from orrery.principals import Principal, current
 from orrery.store.api_keys import ApiKeyStore, key_hash
+
+GUARDED = ("/v1/", "/console/api/")
+"""The paths that need a key; the console's own page and files (``/console/*``) hold no data."""
 
 RECHECK_AFTER = 5.0
 """Seconds a stored key's lookup (found or not), and whether any key is active, are remembered."""
@@ -80,14 +84,14 @@ def _bearer(scope: Scope) -> str | None:
 
 
 class AuthMiddleware:
-    """Sets ``principals.current`` for each ``/v1/*`` request, or answers it 401 (or 429, past its
+    """Sets ``principals.current`` for each ``GUARDED`` request, or answers it 401 (or 429, past its
     project's limits)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/v1/"):
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED):
             await self.app(scope, receive, send)
             return
         authenticator: Authenticator = scope["app"].state.authenticator

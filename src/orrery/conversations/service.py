@@ -51,6 +51,10 @@ class ConversationService:
     async def retrieve(self, conversation_id: str) -> dict[str, Any]:
         return conversation_view(await self._existing(conversation_id))
 
+    async def list_page(self, *, after: str | None, limit: int, order: Order) -> ListPage:
+        stored, has_more = await self.store.list_page(after=after, limit=limit, order=order)
+        return objects.list_page([conversation_view(conversation) for conversation in stored], has_more)
+
     async def update(self, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any]:
         await self._existing(conversation_id)
         stored = await self.store.update_metadata(conversation_id, metadata)

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orrery import principals
-from orrery.store.common import Order, Page, now_us, storable
+from orrery.store.common import Order, Page, keyset_page, now_us, storable
 from orrery.store.schema import Json, conversation_items, conversations
 from orrery.store.writer import BatchWriter, StoreWriteError, Write
 
@@ -98,6 +98,16 @@ class ConversationStore:
                 select(conversations.c.id, conversations.c.created_at, conversations.c.metadata)
                 .where(conversations.c.id == conversation_id, principals.owner_filter(conversations.c.owner)))).first()
         return StoredConversation(row.id, row.created_at, row.metadata) if row else None
+
+    async def list_page(self, *, after: str | None, limit: int,
+                        order: Order) -> tuple[list[StoredConversation], bool]:
+        """The conversations the current principal may see, newest first with ``order="desc"``."""
+        owned = principals.owner_filter(conversations.c.owner)
+        async with self.engine.connect() as connection:
+            query = select(conversations.c.id, conversations.c.created_at, conversations.c.metadata).where(owned)
+            query = await keyset_page(connection, query, conversations, conversations.c.id, after, order, owned)
+            rows = (await connection.execute(query.limit(limit + 1))).all()
+        return [StoredConversation(row.id, row.created_at, row.metadata) for row in rows[:limit]], len(rows) > limit
 
     async def update_metadata(self, conversation_id: str, metadata: dict[str, str]) -> StoredConversation | None:
         if not storable(conversation_id):
