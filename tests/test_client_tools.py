@@ -126,3 +126,56 @@ def test_a_client_function_and_a_server_tool_of_the_same_name_never_shadow_each_
     calls = [call["function"]["name"] for message in upstream.bodies(name)[-1]["messages"]
              for call in message.get("tool_calls") or []]
     assert calls == ["web_search", "web_search_2"]
+
+
+WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+CUT_USAGE = {"prompt_tokens": 40, "completion_tokens": 6, "total_tokens": 46}
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "json"])
+@pytest.mark.parametrize("finish_reason", ["length", "tool_calls"])
+def test_a_call_cut_by_the_token_limit_is_incomplete(server, upstream, model, streamed, finish_reason):
+    """Cut mid-arguments: the upstream says ``length``, or (as llama.cpp does for a forced call)
+    ``tool_calls`` after writing every token it was allowed; either way the call and the
+    response end ``incomplete``, and nothing reports the broken arguments ``completed``."""
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("get_weather", '{ "city": "Paris', id="call_w")],
+                                                finish_reason=finish_reason, usage=CUT_USAGE))
+    body = {"model": model, "input": "Weather in Paris?", "tools": [WEATHER], "tool_choice": "required",
+            "max_output_tokens": 6}
+    if streamed:
+        events = stream(server.base_url, body)
+        assert events[-1]["type"] == "response.incomplete"
+        done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+        assert [item["status"] for item in done] == ["incomplete"]
+        response = events[-1]["response"]
+    else:
+        response = create(server.base_url, body, streamed=False)
+    stored = server.client().responses.retrieve(response["id"])
+    for final in (response, stored.model_dump(mode="json")):
+        assert final["status"] == "incomplete"
+        assert final["incomplete_details"] == {"reason": "max_output_tokens"}
+        [call] = final["output"]
+        assert (call["type"], call["status"], call["arguments"]) == ("function_call", "incomplete", '{ "city": "Paris')
+
+
+def test_a_call_that_fits_its_token_limit_exactly_is_completed(server, upstream, model):
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}')],
+                                                usage=CUT_USAGE))
+    response = create(server.base_url, {"model": model, "input": "Weather in Paris?", "tools": [WEATHER],
+                                        "tool_choice": "required", "max_output_tokens": 6}, streamed=True)
+    assert response["status"] == "completed"
+    assert response["output"][0]["status"] == "completed"
+
+
+def test_a_server_tool_call_cut_by_the_token_limit_is_not_run(server, upstream, model):
+    query = f"cut search {model}"
+    upstream.script(upstream_name(model), Reply(tool_calls=[ToolCall("web_search", json.dumps({"query": query})[:-4])],
+                                                finish_reason="length", usage=CUT_USAGE))
+    response = create(server.base_url, {"model": model, "input": "search", "tools": [{"type": "web_search"}],
+                                        "max_output_tokens": 6}, streamed=True)
+    assert response["status"] == "incomplete"
+    assert response["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert response["output"] == []
+    assert not upstream.searches(query) and not upstream.searches(query[:-2])
+    assert len(upstream.bodies(upstream_name(model))) == 1

@@ -21,7 +21,7 @@ from orrery.inference.gguf import bundled_model_path
 from wire import check_events, check_response, output_text, read_sse, stream
 
 MODEL = "local/smollm2-135m-instruct"
-LONG = {"model": MODEL, "input": "Write a very long story about a dragon, with many chapters.",
+LONG = {"model": MODEL, "input": "Write a very long story about a dragon, with many chapters. Each chapter is long.",
         "max_output_tokens": 2000, "temperature": 0}
 """About a minute of generation on a 2-core machine, unless it is cancelled."""
 
@@ -212,3 +212,41 @@ def test_a_missing_gguf_file_fails_clearly(tmp_path: Path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "provider x: no GGUF model file at" in result.stderr
+
+
+WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "not-streamed"])
+def test_a_forced_call_cut_by_max_output_tokens_is_incomplete(local, sdk, streamed):
+    """llama.cpp ends a forced call with ``tool_calls`` whatever stopped it; cut at 6 tokens, its
+    arguments are broken JSON, and the call and the response are ``incomplete``."""
+    body = {"model": MODEL, "input": "What is the weather in Paris?", "tools": [WEATHER], "tool_choice": "required",
+            "max_output_tokens": 6, "temperature": 0}
+    if streamed:
+        events = stream(local.base_url, body)
+        assert events[-1]["type"] == "response.incomplete"
+        response = events[-1]["response"]
+    else:
+        answer = httpx.post(f"{local.base_url}/responses", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        response = check_response(answer.json()).model_dump(mode="json")
+    stored = sdk.responses.retrieve(response["id"]).model_dump(mode="json")
+    for final in (response, stored):
+        assert final["status"] == "incomplete"
+        assert final["incomplete_details"] == {"reason": "max_output_tokens"}
+        assert final["usage"]["output_tokens"] == 6
+        [call] = final["output"]
+        assert (call["type"], call["name"], call["status"]) == ("function_call", "get_weather", "incomplete")
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(call["arguments"])
+
+
+def test_a_forced_call_cut_short_says_length_in_chat_completions(sdk):
+    fields = {"model": MODEL, "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+              "tools": [{"type": "function", "function": {k: v for k, v in WEATHER.items() if k != "type"}}],
+              "tool_choice": "required", "max_tokens": 6, "temperature": 0}
+    assert sdk.chat.completions.create(**fields).choices[0].finish_reason == "length"
+    chunks = list(sdk.chat.completions.create(**fields, stream=True))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]

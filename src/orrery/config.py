@@ -102,6 +102,13 @@ class ProviderConfig(_Model):
     """Show the model its reasoning of earlier turns, as ``reasoning_content`` on the assistant
     messages that followed it (vLLM, llama.cpp and DeepSeek-style chat templates read it)."""
     models: tuple[ModelConfig, ...] = ()
+    max_output_tokens: PositiveInt = 1024
+    """GGUF models only: the most tokens one answer writes when the request sets no limit."""
+    repeat_penalty: Annotated[float, Field(ge=1.0)] = 1.1
+    """GGUF models only: llama.cpp's penalty on tokens repeated from the last 64 (1.0: none)."""
+    max_queue_wait: PositiveFloat = 30.0
+    """GGUF models only: seconds a request waits for its turn (one generation at a time) before
+    it is answered 503 with ``Retry-After``."""
 
     @property
     def model_path(self) -> Path | None:

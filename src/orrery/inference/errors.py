@@ -13,21 +13,29 @@ class UpstreamError(Exception):
     """The upstream answered with an error, timed out, refused, or broke its stream."""
 
     def __init__(self, kind: UpstreamFailure, message: str, *, status: int | None = None,
-                 body: Any = None) -> None:
+                 body: Any = None, retry_after: int | None = None) -> None:
+        """``retry_after``: seconds after which the same request may well succeed (a busy model)."""
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.body = body
+        self.retry_after = retry_after
 
     @property
     def http_status(self) -> int:
-        """The status a non-streaming client sees: the upstream's 4xx, else 502, or 504."""
+        """The status a non-streaming client sees: the upstream's 4xx, or its 503 with a time to
+        retry after, else 502, or 504."""
         if self.kind == "timeout":
             return 504
-        if self.kind == "http" and self.status is not None and 400 <= self.status < 500:
+        if self.kind == "http" and self.status is not None and (
+                400 <= self.status < 500 or self.status == 503 and self.retry_after is not None):
             return self.status
         return 502
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)} if self.retry_after is not None else {}
 
     @property
     def response_error_code(self) -> str:
@@ -77,11 +85,11 @@ def http_error(exc: UpstreamError, *, response_id: str | None = None) -> APIErro
             status_code=status,
             error_type="invalid_request_error" if status < 500 else "server_error",
             code=exc.response_error_code,
-            headers={"x-response-id": response_id},
+            headers={"x-response-id": response_id, **exc.headers},
         )
     if exc.kind == "http" and isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
         error = exc.body["error"]
         return APIError(exc.message, status_code=exc.status, error_type=str(error.get("type") or "upstream_error"),
-                        param=error.get("param"), code=error.get("code"))
+                        param=error.get("param"), code=error.get("code"), headers=exc.headers)
     status = exc.status if exc.kind == "http" and exc.status else exc.http_status
-    return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind)
+    return APIError(exc.message, status_code=status, error_type="upstream_error", code=exc.kind, headers=exc.headers)

@@ -93,6 +93,13 @@ class _CountingLlama(Llama):
             yield token
 
 
+def _say_when_cut(choices: list[Any], llama: _CountingLlama, kwargs: dict[str, Any]) -> None:
+    """``length`` for a forced call cut by ``max_tokens``, which llama-cpp-python ends with
+    ``tool_calls`` whatever stopped it, its arguments then broken JSON."""
+    if choices and choices[0].get("finish_reason") == "tool_calls" and llama.completion_tokens >= kwargs["max_tokens"]:
+        choices[0]["finish_reason"] = "length"
+
+
 class LlamaChatModel:
     """One loaded GGUF chat model; loaded on first use."""
 
@@ -135,6 +142,7 @@ class LlamaChatModel:
             completion = llama.create_chat_completion(**kwargs, model=self.name)
         assert isinstance(completion, dict)
         completion["model"] = self.name
+        _say_when_cut(completion["choices"], llama, kwargs)
         return cast(dict[str, Any], completion)
 
     def chat_stream(self, kwargs: dict[str, Any], cancelled: threading.Event) -> Iterator[dict[str, Any]]:
@@ -147,6 +155,7 @@ class LlamaChatModel:
             try:
                 for last in chunks:
                     last["model"] = self.name
+                    _say_when_cut(last["choices"], llama, kwargs)
                     yield last
                     if cancelled.is_set():
                         return

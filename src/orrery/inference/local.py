@@ -1,9 +1,10 @@
 """The ``local`` provider: a GGUF chat model run in-process by llama.cpp.
 
-Generation runs in one worker thread per model, so the event loop never waits on the model and
-requests queue up in arrival order. Chunks cross to the event loop through an asyncio queue. When
-the consumer stops (a client disconnects, the server shuts down) its generation is told to stop,
-and stops before its next prompt batch or generated token; a request still queued never starts.
+Generation runs in one worker thread per model, so the event loop never waits on the model, and
+requests take turns at it in arrival order (``model_turns``). Chunks cross to the event loop
+through an asyncio queue. When the consumer stops (a client disconnects, the server shuts down)
+its generation is told to stop, and stops before its next prompt batch or generated token; a
+request still waiting for its turn never starts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from orrery.config import ProviderConfig
 from orrery.inference.errors import UpstreamError
 from orrery.inference.gguf import model_name
 from orrery.inference.llama_model import CONTEXT_TOKENS, LlamaChatModel, ModelLoadError
-from orrery.inference.local_request import chat_kwargs, invalid
+from orrery.inference.local_request import Sampling, chat_kwargs, invalid
+from orrery.inference.model_turns import ModelTurns
 from orrery.inference.tokens import TOKENIZED_LOCALLY, TokenCount, estimate
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class LocalProvider:
         self._model = LlamaChatModel(config.model_path, self.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"orrery-{self.id}")
         self._generations: set[threading.Event] = set()
+        self._turns = ModelTurns(f"{self.id}/{self.name}", config.max_queue_wait)
+        self._sampling = Sampling(config.max_output_tokens, config.repeat_penalty)
 
     def serves(self, model: str) -> bool:
         return model == self.name
@@ -94,7 +98,7 @@ class LocalProvider:
             self._generations.discard(cancelled)
 
     async def _chunks(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
-        kwargs = chat_kwargs(body)
+        kwargs = chat_kwargs(body, self._sampling)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -115,7 +119,7 @@ class LocalProvider:
             finally:
                 put(_END)
 
-        async with self._generation() as cancelled:
+        async with self._turns.turn(), self._generation() as cancelled:
             self._executor.submit(work)
             while (item := await queue.get()) is not _END:
                 if isinstance(item, Exception):
@@ -128,8 +132,8 @@ class LocalProvider:
             yield chunk
 
     async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        kwargs = chat_kwargs(body)
-        async with self._generation() as cancelled:
+        kwargs = chat_kwargs(body, self._sampling)
+        async with self._turns.turn(), self._generation() as cancelled:
             future = self._executor.submit(self._model.chat, kwargs, cancelled)
             try:
                 return await asyncio.wrap_future(future)
@@ -140,7 +144,7 @@ class LocalProvider:
         return CONTEXT_TOKENS
 
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount:
-        future = self._executor.submit(self._model.count_prompt, chat_kwargs(body))
+        future = self._executor.submit(self._model.count_prompt, chat_kwargs(body, self._sampling))
         try:
             counted = await asyncio.wrap_future(future)
         except Exception as exc:

@@ -7,11 +7,22 @@ are left out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from orrery.inference.errors import UpstreamError
 
 NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What a GGUF provider's configuration adds to every generation."""
+
+    max_output_tokens: int
+    """The cap on the tokens one answer writes when the request sets none."""
+    repeat_penalty: float
+    """llama.cpp's penalty on tokens among the last 64, against the loops a small model falls into."""
 
 
 def invalid(message: str, *, param: str | None = None) -> UpstreamError:
@@ -89,8 +100,9 @@ def _tools(tools: Any, choice: Any) -> dict[str, Any]:
     return {"tools": functions}
 
 
-def chat_kwargs(body: dict[str, Any]) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"messages": _messages(body.get("messages"))}
+def chat_kwargs(body: dict[str, Any], sampling: Sampling) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"messages": _messages(body.get("messages")), "repeat_penalty": sampling.repeat_penalty,
+                              "max_tokens": sampling.max_output_tokens}
     for key in NUMBERS:
         value = body.get(key)
         if value is not None:

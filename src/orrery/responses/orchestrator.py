@@ -34,6 +34,16 @@ MAX_TURNS = 8
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
+def _cut_short(body: dict[str, Any], written: int | None, items: OutputItems) -> bool:
+    """Whether the turn was cut by its token limit although the upstream did not say ``length``.
+
+    Some upstreams end a forced call cut mid-arguments with ``tool_calls`` (llama.cpp's
+    grammar-constrained calls do); a call whose arguments are not JSON, from a turn that wrote
+    all the tokens it was allowed, was cut short all the same, and is neither run nor finished."""
+    limit = body.get("max_tokens")
+    return limit is not None and written is not None and written >= limit and items.has_unparsable_call()
+
+
 class ChatStreamer(Protocol):
     id: str
 
@@ -156,11 +166,13 @@ class ResponseRun:
                 body = self._next_turn(body, answered, "")
         for turn in range(MAX_TURNS if not self.failure else 0):
             self._finish_reason = None
+            written: int | None = None
             try:
                 async for chunk in self.provider.stream_chat(body):
                     usage = chunk.get("usage")
                     if usage:
                         self.usage = objects.add_usage(self.usage, objects.usage_from_chat(usage))
+                        written = usage.get("completion_tokens")
                     for choice in chunk.get("choices") or ():
                         if choice.get("index", 0) != 0:
                             continue
@@ -170,6 +182,8 @@ class ResponseRun:
                         self._finish_reason = choice.get("finish_reason") or self._finish_reason
             except UpstreamError as exc:
                 self.failure = exc
+            if self._finish_reason not in INCOMPLETE_REASONS and _cut_short(body, written, self.items):
+                self._finish_reason = "length"
             text = self.items.turn_text()
             server_calls, client_calls = self.items.take_calls()
             if self.failure or self._finish_reason in INCOMPLETE_REASONS or not server_calls:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from orrery.ids import new_id
 from orrery.responses.events import EventCounter
 from orrery.tools.base import Citations, ModelCall, ServerTool, TextFilter
@@ -85,6 +87,15 @@ class OutputItems:
         client_calls = bool(self._calls)
         self._server_calls, self._calls = {}, {}
         return server_calls, client_calls
+
+    def has_unparsable_call(self) -> bool:
+        """Whether a call of this turn has arguments that are not JSON, as a call cut short leaves them."""
+        for pending in (*self._calls.values(), *self._server_calls.values()):
+            try:
+                orjson.loads("".join(pending.chunks))
+            except orjson.JSONDecodeError:
+                return True
+        return False
 
     def on_choice(self, choice: dict[str, Any]) -> list[dict[str, Any]]:
         delta = choice.get("delta") or {}
