@@ -1,4 +1,5 @@
-"""``orrery serve`` flags: providers from the command line, keys from the environment, workers."""
+"""The command line: ``orrery serve`` flags (providers, keys from the environment, workers, the example
+config), quick help, client commands with no server, and a reader that leaves early."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from conftest import start_server, stop_server
+from conftest import free_port, start_server, stop_server
+from orrery.config import Settings, _Entries, _yaml_keys
 from scripted_upstream import Reply, ToolCall
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_MODULES = ("fastapi", "starlette", "sqlalchemy", "uvicorn", "aiohttp", "torch", "orrery.app")
 
 
 def test_provider_flag_and_api_key_from_env(upstream, tmp_path: Path, monkeypatch):
@@ -146,5 +152,77 @@ def test_keep_alive_sets_how_long_an_idle_connection_stays_open(upstream, tmp_pa
             started = time.monotonic()
             assert connection.recv(4096) == b"", "the server closes the idle connection"
             assert 0.5 < time.monotonic() - started < 4
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.parametrize("command", [("--help",), ("serve", "--help"), ("files", "list", "--help"),
+                                     ("vector-stores", "--help"), ("keys", "--help"), ("recordings", "list", "--help")])
+def test_help_imports_none_of_the_server(command: tuple[str, ...]):
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['orrery', *{command!r}]\n"
+             "try:\n"
+             "    runpy.run_module('orrery', run_name='__main__', alter_sys=True)\n"
+             "except SystemExit as exc:\n"
+             "    assert exc.code == 0, exc.code\n"
+             f"print('imported:', *[m for m in {SERVER_MODULES!r} if m in sys.modules], file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: orrery")
+    assert result.stderr == "imported:\n"
+
+
+def _env(**variables: str) -> dict[str, str]:
+    """This environment without the variables that point a client command somewhere."""
+    kept = {k: v for k, v in os.environ.items()
+            if not k.startswith("ORRERY_") and k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+    return {**kept, **variables}
+
+
+def test_client_commands_without_a_server_say_so_in_one_line(tmp_path: Path):
+    port = free_port()
+    note = tmp_path / "note.txt"
+    note.write_text("Saturn")
+    for args, env in [(("files", "list", "--url", f"http://127.0.0.1:{port}/v1"), _env()),
+                      (("files", "upload", str(note)), _env(ORRERY_URL=f"http://127.0.0.1:{port}/")),
+                      (("vector-stores", "create", "s", "--files", str(note)),
+                       _env(OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", OPENAI_API_KEY="sk-x")),
+                      (("vector-stores", "search", "vs_1", "rings"), _env(ORRERY_URL=f"http://127.0.0.1:{port}"))]:
+        result = subprocess.run([sys.executable, "-m", "orrery", *args], capture_output=True, text=True,
+                                timeout=60, env=env)
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert result.stderr == f"orrery: no orrery at http://127.0.0.1:{port}: connection refused\n"
+
+
+def test_a_reader_that_leaves_early_ends_the_listing_quietly(tmp_path: Path):
+    recording = next((ROOT / "tests" / "recordings").glob("*.json")).read_bytes()
+    for number in range(3000):
+        (tmp_path / f"{number:064x}.json").write_bytes(recording)
+    process = subprocess.Popen([sys.executable, "-m", "orrery", "recordings", "list", "--dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does, with most of the listing still to write
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == b""
+    assert first.startswith(b"000000000000  ")
+
+
+def test_the_example_config_starts_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    example = ROOT / "orrery.example.yaml"
+    text = example.read_text()
+
+    def keys(shape: dict) -> list[str]:
+        nested = [inner.keys if isinstance(inner, _Entries) else inner for inner in shape.values()]
+        return [*shape, *(key for inner in nested if isinstance(inner, dict) for key in keys(inner))]
+
+    assert [key for key in keys(_yaml_keys(Settings)) if f"{key}:" not in text] == [], "every key is shown"
+    monkeypatch.setenv("ORRERY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ORRERY_RECORDING_DIR", str(tmp_path / "recordings"))
+    process, url = start_server({}, log_path=tmp_path / "example.log",
+                                keep_env=("ORRERY_DATA_DIR", "ORRERY_RECORDING_DIR"),
+                                extra_args=("--config", str(example), "--db", f"sqlite:///{tmp_path / 'example.db'}"))
+    try:
+        assert httpx.get(f"{url}/health").json() == {"status": "ok"}
     finally:
         stop_server(process)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,3 +203,41 @@ def test_unreadable_config(tmp_path: Path):
     listed.write_text("- host\n")
     with pytest.raises(ConfigError, match=f"config {listed} must be a mapping"):
         load_settings(config_path=str(listed), env={})
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ({"prot": 8000}, "unknown key 'prot' (did you mean 'port'?)"),
+    ({"recording": {"mdoe": "replay"}}, "unknown key 'recording.mdoe' (did you mean 'mode'?)"),
+    ({"limits": {"rpm": 10}}, "unknown key 'limits.rpm' (valid keys: requests_per_minute, concurrent_responses)"),
+    ({"providers": [{"id": "a", "base_url": "http://a"}, {"id": "b", "base_url": "http://b", "prot": 1}]},
+     "unknown key 'providers[1].prot' (valid keys: id, base_url, api_key, timeout, connect_timeout, "),
+    ({"providers": [{"id": "a", "base_url": "http://a", "models": [{"name": "m", "context": 4096}]}]},
+     "unknown key 'providers[0].models[0].context' (did you mean 'context_window'?)"),
+    ({"web_search": {"api-key": "tvly-secret"}}, "unknown key 'web_search.api-key' (did you mean 'api_key'?)"),
+    ({"api_keys": [{"key": "tvly-secret", "projet": "p"}]},
+     "unknown key 'api_keys[0].projet' (did you mean 'project'?)"),
+    ({"background": {"poll": 1}, "websocket": {"max_age": 1}, "prot": 1, "hots": "::1"},
+     "unknown key 'hots' (did you mean 'host'?); unknown key 'prot' (did you mean 'port'?)"),
+])
+def test_unknown_keys_are_refused_with_the_nearest_valid_one(tmp_path: Path, document: dict, message: str):
+    path = write_config(tmp_path, document)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config_path=path, env={})
+    assert str(raised.value).startswith(f"config {path}: {message}"), str(raised.value)
+    assert "tvly-secret" not in str(raised.value)
+
+
+def test_environment_variables_that_are_no_setting_are_left_alone(tmp_path: Path):
+    settings = load_settings(env={"ORRERY_URL": "http://elsewhere", "ORRERY_PROT": "1",
+                                  "ORRERY_DATA_DIR": str(tmp_path)})
+    assert settings.port == DEFAULT_PORT
+
+
+def test_serve_refuses_an_unknown_key(tmp_path: Path):
+    path = write_config(tmp_path, {"prot": 8000, "providers": [{"id": "a", "base_url": "http://a", "time_out": 5}]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORRERY_")}
+    result = subprocess.run([sys.executable, "-m", "orrery", "serve", "--config", path],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr == (f"orrery: config {path}: unknown key 'prot' (did you mean 'port'?); "
+                             "unknown key 'providers[0].time_out' (did you mean 'timeout'?)\n")

@@ -2,22 +2,61 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
 
-from conftest import start_server, stop_server, upstream_name
+from conftest import free_port, sqlite_server, start_server, stop_server, upstream_name
 from scripted_upstream import Reply
 
 
 def test_models_lists_every_provider_as_id_slash_name(client):
-    models = client.models.list()
-    ids = [m.id for m in models.data]
+    models = client.models.with_raw_response.list()
+    ids = [m.id for m in models.parse().data]
     assert ids == ["scripted/scripted-model", "scripted/scripted-other"]
-    assert all(m.object == "model" for m in models.data)
+    assert all(m.object == "model" for m in models.parse().data)
+    assert models.headers["x-orrery-unlisted-providers"] == "down", "the unreachable provider is named"
     assert client.models.retrieve("scripted/scripted-model").id == "scripted/scripted-model"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("scripted/unknown")
+
+
+def test_an_unreachable_provider_lists_its_configured_models(upstream, tmp_path: Path):
+    down = f"http://user:hunter2@127.0.0.1:{free_port()}/v1?token=t0ken"
+    providers = [{"id": "down", "base_url": down, "models": [{"name": "big-model", "context_window": 8192}]},
+                 {"id": "scripted", "base_url": upstream.url, "models": [{"name": "scripted-model"},
+                                                                         {"name": "configured-only"}]}]
+    with sqlite_server(tmp_path, {"providers": providers}) as server:
+        listed = httpx.get(f"{server.base_url}/models")
+        assert listed.status_code == 200
+        assert [m["id"] for m in listed.json()["data"]] == [
+            "down/big-model", "scripted/scripted-model", "scripted/scripted-other", "scripted/configured-only"]
+        assert listed.headers["x-orrery-unlisted-providers"] == "down"
+        client = server.client()
+        assert client.models.retrieve("down/big-model").owned_by == "down"
+        with pytest.raises(openai.APIStatusError) as raised:
+            client.models.retrieve("down/other-model")
+        assert raised.value.status_code == 502 and "provider down" in raised.value.message
+
+
+def test_models_is_a_502_naming_the_provider_when_nothing_can_be_listed(tmp_path: Path):
+    port = free_port()
+    providers = [{"id": "gone", "base_url": f"http://user:hunter2@127.0.0.1:{port}/v1?token=t0ken", "timeout": 2}]
+    with sqlite_server(tmp_path, {"providers": providers}) as server:
+        answer = httpx.get(f"{server.base_url}/models")
+        assert answer.status_code == 502
+        error = answer.json()["error"]
+        assert error["type"] == "upstream_error" and error["code"] == "models_unlisted"
+        assert error["message"].startswith("Cannot list models: provider gone: upstream gone unreachable: ")
+        assert error["message"].endswith(f"(http://***@127.0.0.1:{port}/v1?token=***)")
+        assert "hunter2" not in answer.text and "t0ken" not in answer.text
+        with pytest.raises(openai.APIStatusError) as raised:
+            server.client().models.list()
+        assert raised.value.status_code == 502
+    log = (tmp_path / "server.log").read_text()
+    assert "hunter2" not in log and "t0ken" not in log
 
 
 def test_chat_completions_non_streaming(client, upstream, model):

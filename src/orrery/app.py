@@ -25,6 +25,7 @@ from orrery.api import vector_stores as vector_store_routes
 from orrery.api.auth import Authenticator, AuthMiddleware
 from orrery.api.common import JSONBody, openapi_document
 from orrery.api.disconnect import SERVER_SEND
+from orrery.api.docs import add_docs
 from orrery.api.limits import OpenAIShaped413, too_large
 from orrery.api.rate_limits import RateLimiter
 from orrery.config import RecordingMode, Settings
@@ -177,7 +178,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await tools.aclose()
             await engine.dispose()
 
-    app = OrreryApp(title="orrery", version=__version__, lifespan=lifespan)
+    app = OrreryApp(title="orrery", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    add_docs(app)
     app.state.max_request_bytes = settings.max_request_bytes
     app.state.rate_limiter = RateLimiter(settings.requests_per_minute, settings.concurrent_responses)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

@@ -1,26 +1,24 @@
-"""``orrery serve``: the command-line entry point."""
+"""``orrery serve``: the command-line entry point.
+
+Each command imports what it runs only once it runs (the server: FastAPI, SQLAlchemy, uvicorn), so
+``orrery --help`` and a client command start quickly.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
+import signal
 import sys
-from typing import Any
-
-import orjson
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from orrery import keys, uploads
-from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
-from orrery.config import ConfigError, ProviderConfig, RecordingMode, Settings, load_settings
-from orrery.inference import gguf
 from orrery.recording import cli as recording_cli
-from orrery.recording.recorder import Recorder
-from orrery.store.database import create_engine, migrate
-from orrery.urls import redacted
-from orrery.workers import PortInUse, run_workers
+from orrery.recording.modes import RecordingMode
+
+if TYPE_CHECKING:
+    from orrery.config import ProviderConfig, Settings
 
 log = logging.getLogger("orrery")
 QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
@@ -51,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _migrate(settings: Settings) -> None:
+    from orrery.store.database import create_engine, migrate
+
     engine = create_engine(settings.db_url)
     try:
         await migrate(engine)
@@ -59,6 +59,8 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _log_embedded_model(provider: ProviderConfig) -> None:
+    from orrery.inference import gguf
+
     assert provider.model_path is not None
     log.info("no provider configured: answering with the embedded model %s/%s (%s, llama.cpp on the CPU). "
              "To use another backend: orrery serve --provider ID=BASE_URL (e.g. --provider "
@@ -68,6 +70,18 @@ def _log_embedded_model(provider: ProviderConfig) -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
+    import asyncio
+
+    import orjson
+    import uvicorn
+
+    from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
+    from orrery.config import load_settings
+    from orrery.inference import gguf
+    from orrery.recording.recorder import Recorder
+    from orrery.urls import redacted
+    from orrery.workers import PortInUse, run_workers
+
     settings = load_settings(
         config_path=args.config,
         provider_specs=args.provider,
@@ -108,19 +122,37 @@ def serve(args: argparse.Namespace) -> None:
         uvicorn.run(create_app(settings), **options)
 
 
+def _run(args: argparse.Namespace) -> int:
+    from orrery.config import load_settings
+
+    if args.command == "serve":
+        serve(args)
+        return 0
+    if args.command == "recordings":
+        settings = load_settings(config_path=None)
+        assert settings.recording_dir is not None
+        return recording_cli.run(args, settings.recording_dir)
+    if args.command == "keys":
+        return keys.run(args)
+    return uploads.run(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    from orrery.config import ConfigError
+
     try:
-        if args.command == "serve":
-            serve(args)
-        elif args.command == "recordings":
-            settings = load_settings(config_path=None)
-            assert settings.recording_dir is not None
-            sys.exit(recording_cli.run(args, settings.recording_dir))
-        elif args.command == "keys":
-            sys.exit(keys.run(args))
-        elif args.command in ("files", "vector-stores"):
-            sys.exit(uploads.run(args))
+        code = _run(args)
+        sys.stdout.flush()
     except ConfigError as exc:
         print(f"orrery: {exc}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:
+        # The reader left early (``orrery recordings list | head``): stop quietly, with the status
+        # of a process ended by SIGPIPE, as other tools do; stdout goes to /dev/null so that the
+        # interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
+    except KeyboardInterrupt:
+        sys.exit(128 + signal.SIGINT)
+    sys.exit(code)

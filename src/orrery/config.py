@@ -3,18 +3,20 @@
 Precedence, lowest first: defaults, YAML (``--config`` or ``ORRERY_CONFIG``), environment,
 command-line flags. Each setting is declared once, as a field whose ``From`` names its YAML key and
 environment variable. Provider API keys come from the YAML or ``ORRERY_<ID>_API_KEY``; they are
-never written anywhere.
+never written anywhere. A YAML key that no field declares is an error; the environment is read only
+by the names declared, so other ``ORRERY_*`` variables (the shell commands', a provider's key) pass.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -30,6 +32,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from orrery.recording.modes import RecordingMode
+
 DEFAULT_PORT = 8321
 DEFAULT_HOST = "127.0.0.1"
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -39,16 +43,6 @@ DEFAULT_WEB_SEARCH_URL = "https://api.tavily.com"
 M = TypeVar("M", bound=BaseModel)
 SECRETS = ("api_key", "state_key", "key", "api_keys")
 """Settings whose values no error message shows."""
-
-
-class RecordingMode(StrEnum):
-    """What happens to upstream calls: made (live), made and written (record), answered from
-    files only (replay), or answered from files and recorded when missing."""
-
-    LIVE = "live"
-    RECORD = "record"
-    REPLAY = "replay"
-    RECORD_IF_MISSING = "record-if-missing"
 
 
 class ConfigError(ValueError):
@@ -79,9 +73,10 @@ _ExpandedPath = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 class _Model(BaseModel):
-    """Frozen; a number where text is expected (YAML ``id: 1``, ``api_key: 12345``) is taken as text."""
+    """Frozen; unknown keys refused; a number where text is expected (YAML ``id: 1``,
+    ``api_key: 12345``) is taken as text."""
 
-    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True, extra="forbid")
 
 
 class ModelConfig(_Model):
@@ -301,6 +296,62 @@ def _read_yaml(path: str) -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class _Entries:
+    """A YAML list whose entries are mappings with these keys."""
+
+    keys: dict[str, Any]
+
+
+def _shape(annotation: Any) -> Any:
+    """What a field's YAML value holds: a model's keys, a list of such mappings, or a plain value (None)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _yaml_keys(annotation, nested=True)
+    origin = get_origin(annotation)
+    if origin is tuple:
+        inner = _shape(get_args(annotation)[0])
+        return _Entries(inner) if isinstance(inner, dict) else None
+    if origin in (Union, types.UnionType):
+        return next((shape for shape in map(_shape, get_args(annotation)) if shape is not None), None)
+    return None
+
+
+def _yaml_keys(model: type[BaseModel], *, nested: bool = False) -> dict[str, Any]:
+    """``model``'s YAML keys, sections as nested mappings: each field's ``From`` path (inside a
+    section's own model, its last part), else the field's name."""
+    keys: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        source = next((item for item in field.metadata if isinstance(item, From)), None)
+        path = source.yaml.split(".") if source else [name]
+        *sections, key = path[-1:] if nested else path
+        node = keys
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[key] = _shape(field.annotation)
+    return keys
+
+
+def _unknown_keys(value: Any, shape: Any, where: str = "") -> list[str]:
+    """Each key of the YAML ``value`` that ``shape`` does not have, by its full path, with the
+    nearest valid key (or every valid one)."""
+    if isinstance(shape, _Entries):
+        entries = value if isinstance(value, list) else []
+        return [problem for index, entry in enumerate(entries)
+                for problem in _unknown_keys(entry, shape.keys, f"{where}[{index}]")]
+    if not isinstance(shape, dict) or not isinstance(value, dict):
+        return []  # a value of the wrong type: validation names it
+    problems = []
+    for key, inner in value.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key in shape:
+            problems.extend(_unknown_keys(inner, shape[key], path))
+            continue
+        nearest = difflib.get_close_matches(str(key), list(shape), n=1)
+        hint = f"did you mean {nearest[0]!r}?" if nearest else f"valid keys: {', '.join(shape)}"
+        problems.append(f"unknown key {path!r} ({hint})")
+    return problems
+
+
 def load_settings(
     *,
     config_path: str | None = None,
@@ -312,6 +363,9 @@ def load_settings(
     env = os.environ if env is None else env
     path = config_path or env.get("ORRERY_CONFIG")
     document = _read_yaml(path) if path else {}
+    unknown = _unknown_keys(document, _yaml_keys(Settings))
+    if unknown:
+        raise ConfigError(f"config {path}: {'; '.join(unknown)}")
     if provider_specs:
         providers = [parse_provider_spec(spec, env) for spec in provider_specs]
     else:

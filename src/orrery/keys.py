@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orrery.config import load_settings
-from orrery.store.api_keys import ApiKeyStore, StoredKey
-from orrery.store.database import create_engine, migrate
+if TYPE_CHECKING:
+    from orrery.store.api_keys import StoredKey
 
 
 def add_commands(commands: Any) -> None:
@@ -36,6 +35,10 @@ def _line(key: StoredKey) -> str:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from orrery.config import load_settings
+    from orrery.store.api_keys import ApiKeyStore
+    from orrery.store.database import create_engine, migrate
+
     settings = load_settings(config_path=args.config, overrides={"db_url": args.db})
     engine = create_engine(settings.db_url)
     try:

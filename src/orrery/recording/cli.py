@@ -6,10 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import orjson
-
-from orrery.recording.storage import RecordingStore
-
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     recordings = commands.add_parser("recordings", help="list, show and prune recordings")
@@ -27,6 +23,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, default_dir: Path) -> int:
+    import orjson
+
+    from orrery.recording.storage import RecordingStore
+
     store = RecordingStore(Path(args.dir).expanduser() if args.dir else default_dir)
     if args.action == "list":
         for recording in store.all():
