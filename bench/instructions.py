@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's virtualenv (valgrind installed)::
 
-    python bench/instructions.py [--requests N] [--json PATH] [--against PATH]
+    python bench/instructions.py [--requests N] [--log-level info] [--json PATH] [--against PATH]
 
 Wall-clock and CPU-time figures on a shared machine vary by 2x between runs of the same commit;
 the count of instructions a process executes for the same requests does not (within about 1%),
@@ -114,14 +114,14 @@ def count(callgrind: Callgrind, target: Target, requests: int, warmup: int, idle
     return Count(target.name, requests, (total - idle_per_second * seconds) / requests, seconds)
 
 
-def measure(requests: int, warmup: int) -> tuple[float, list[Count]]:
+def measure(requests: int, warmup: int, log_level: str) -> tuple[float, list[Count]]:
     with tempfile.TemporaryDirectory(prefix="orrery-instructions-") as tmp:
         workdir = Path(tmp)
         valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no",
                     f"--callgrind-out-file={workdir}/callgrind.out.%p")
         os.environ["PYTHONHASHSEED"] = "0"
         with upstream_process(workdir) as (_, upstream_port), \
-                orrery_process(workdir, upstream_port, 1, under=valgrind,
+                orrery_process(workdir, upstream_port, 1, under=valgrind, log_level=log_level,
                                settings={"background": {"poll": BACKGROUND_POLL_S}}) as (orrery, port):
             callgrind = Callgrind(orrery.pid, workdir)
             callgrind.start()
@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="CPU instructions orrery executes per response (callgrind).")
     parser.add_argument("--requests", type=int, default=300, help="counted requests per target (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted requests before each target")
+    parser.add_argument("--log-level", default="warning",
+                        help="orrery's (default warning; info counts the line each response is logged with)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the counts as JSON")
     parser.add_argument("--against", type=Path, metavar="PATH", help="an earlier run's --json, to compare with")
     args = parser.parse_args(argv)
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.against:
         against = {c["target"]: c["instructions_per_response"]
                    for c in json.loads(args.against.read_text())["counts"]}
-    idle_per_second, counts = measure(args.requests, args.warmup)
+    idle_per_second, counts = measure(args.requests, args.warmup, args.log_level)
     print(table(idle_per_second, counts, against))
     if args.json:
         args.json.write_text(json.dumps({"idle_per_second": idle_per_second,

@@ -212,10 +212,12 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None
 @contextmanager
 def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str = "orrery",
                    recording: dict[str, str] | None = None, settings: dict[str, Any] | None = None,
-                   under: tuple[str, ...] = ()) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+                   under: tuple[str, ...] = (), log_level: str = "warning",
+                   ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``recording`` is the YAML ``recording`` section (mode and dir); none means live.
     ``settings``: more of the YAML, over the defaults (its own SQLite file in ``workdir``).
-    ``under``: a command orrery runs under (``valgrind …``)."""
+    ``under``: a command orrery runs under (``valgrind …``); ``log_level``: ``info`` writes the
+    line each response ends with (to ``workdir``)."""
     config = workdir / f"{name}.yaml"
     config.write_text(json.dumps({
         "providers": [{"id": "up", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
@@ -226,7 +228,7 @@ def orrery_process(workdir: Path, upstream_port: int, workers: int, *, name: str
     port = free_port()
     log = workdir / f"{name}.log"
     command = [*under, sys.executable, "-m", "orrery", "serve", "--config", str(config), "--port", str(port),
-               "--log-level", "warning", "--workers", str(workers)]
+               "--log-level", log_level, "--workers", str(workers)]
     with child(command, log) as process:
         wait_healthy(process, port, log)
         yield process, port

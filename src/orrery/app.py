@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from orrery import __version__
 from orrery.api import conversations as conversation_routes
 from orrery.api import files as file_routes
+from orrery.api import metrics as metrics_routes
 from orrery.api import models, passthrough, responses
 from orrery.api import vector_stores as vector_store_routes
 from orrery.api.auth import Authenticator, AuthMiddleware
@@ -37,6 +38,8 @@ from orrery.errors import APIError
 from orrery.files.blobs import BlobStore
 from orrery.files.service import FileService
 from orrery.inference.router import ModelRouter
+from orrery.observability import logs, metrics, tracing
+from orrery.observability.metrics import RequestMetrics
 from orrery.principals import Principal
 from orrery.recording.context import RecordingContextMiddleware
 from orrery.recording.recorder import Recorder
@@ -119,6 +122,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_tracing = tracing.start()
+        metrics.worker_started()
         engine = create_engine(settings.db_url)
         if run_migrations:
             await migrate(engine)
@@ -177,6 +182,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             await router.aclose()
             await tools.aclose()
             await engine.dispose()
+            stop_tracing()
+            metrics.worker_stopped()
 
     app = OrreryApp(title="orrery", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     add_docs(app)
@@ -188,11 +195,13 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_request_bytes)
     app.add_middleware(OpenAIShaped413, limit=settings.max_request_bytes)
+    app.add_middleware(RequestMetrics)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (responses, conversation_routes, file_routes, vector_store_routes, models, passthrough):
+    for module in (responses, conversation_routes, file_routes, vector_store_routes, models, passthrough,
+                   metrics_routes):
         app.include_router(module.router)
     mount_console(app, settings.recording_dir)
 
@@ -204,6 +213,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """The factory uvicorn's worker processes call; the parent passes the settings as JSON."""
+    """The factory uvicorn's worker processes call; the parent passes the settings as JSON (spawned
+    processes inherit no logging set-up either)."""
     settings = Settings.from_json(orjson.loads(os.environ[SETTINGS_ENV]))
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings, run_migrations=os.environ.get(MIGRATED_ENV) != "1")

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from orrery.config import ProviderConfig, Settings
 
 log = logging.getLogger("orrery")
-QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="SQLAlchemy URL of the store (default sqlite:///~/.orrery/orrery.db)")
     serve.add_argument("--workers", type=int, help="worker processes sharing the store (default 1)")
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    serve.add_argument("--log-format", choices=["text", "json"],
+                       help="log lines as text, or one JSON object each (default text; $ORRERY_LOG_FORMAT)")
     serve.add_argument("--recording-mode", choices=[m.value for m in RecordingMode],
                        help="record or replay upstream calls (default live; $ORRERY_RECORDING_MODE)")
     serve.add_argument("--recording-dir", help="where recordings live (default ~/.orrery/recordings; "
@@ -78,6 +79,7 @@ def serve(args: argparse.Namespace) -> None:
     from orrery.app import MIGRATED_ENV, SETTINGS_ENV, create_app
     from orrery.config import load_settings
     from orrery.inference import gguf
+    from orrery.observability import logs, metrics
     from orrery.recording.recorder import Recorder
     from orrery.urls import redacted
     from orrery.workers import PortInUse, run_workers
@@ -86,7 +88,7 @@ def serve(args: argparse.Namespace) -> None:
         config_path=args.config,
         provider_specs=args.provider,
         overrides={"host": args.host, "port": args.port, "db_url": args.db, "workers": args.workers,
-                   "log_level": args.log_level, "recording_mode": args.recording_mode,
+                   "log_level": args.log_level, "log_format": args.log_format, "recording_mode": args.recording_mode,
                    "recording_dir": args.recording_dir},
     )
     embedded = not settings.providers
@@ -95,9 +97,7 @@ def serve(args: argparse.Namespace) -> None:
     for provider in settings.providers:
         if provider.model_path is not None:
             gguf.require_backend(provider)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    for chatty in QUIET_LOGGERS:  # each request's full URL, credentials included, at INFO
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logs.configure(settings.log_level, settings.log_format)
     providers = ", ".join(f"{p.id}={redacted(p.base_url)}" for p in settings.providers)
     log.info("orrery on http://%s:%d/v1, store %s, providers: %s", settings.host, settings.port,
              redacted(settings.db_url), providers)
@@ -110,12 +110,16 @@ def serve(args: argparse.Namespace) -> None:
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                                "access_log": False, "timeout_graceful_shutdown": 5,
                                "timeout_keep_alive": settings.keep_alive}
+    if settings.log_format == "json":
+        options["log_config"] = None  # uvicorn's lines too go to the root logger's JSON lines
     if settings.workers > 1:
         asyncio.run(_migrate(settings))
         os.environ[SETTINGS_ENV] = orjson.dumps(settings.to_json()).decode()
         os.environ[MIGRATED_ENV] = "1"
         try:
-            run_workers(uvicorn.Config("orrery.app:app_from_env", factory=True, workers=settings.workers, **options))
+            with metrics.shared_by_workers():
+                run_workers(uvicorn.Config("orrery.app:app_from_env", factory=True, workers=settings.workers,
+                                           **options))
         except PortInUse as exc:
             raise SystemExit(f"orrery: {exc}") from None
     else:

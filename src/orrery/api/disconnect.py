@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from orrery.observability.metrics import OPEN_STREAMS
 from orrery.responses.events import DONE, sse_frames
 
 T = TypeVar("T")
@@ -87,12 +88,14 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watch = DisconnectWatch(receive)
+        OPEN_STREAMS.inc()
         try:
             await self._stream(send, scope.get(SERVER_SEND, send))
         except asyncio.CancelledError:
             if not watch.ours():
                 raise
         finally:
+            OPEN_STREAMS.dec()
             watch.close()
 
     async def _stream(self, send: Send, body_send: Send) -> None:

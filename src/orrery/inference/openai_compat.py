@@ -25,6 +25,7 @@ from orrery.inference.transport import (
     UpstreamAnswer,
     UpstreamRequest,
 )
+from orrery.observability import metrics, tracing
 
 LISTING_TIMEOUT = 5.0
 """Seconds a create waits for the model listing that says its model's context window."""
@@ -115,21 +116,32 @@ class OpenAICompatProvider:
 
     @asynccontextmanager
     async def open_stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[UpstreamAnswer]:
-        """POST ``body`` and hold the answer open; a non-2xx answer raises UpstreamError."""
-        response = await self._send("POST", endpoint_url(self.base_url, path), body)
+        """POST ``body`` and hold the answer open; a non-2xx answer raises UpstreamError, and so
+        may the block reading it. Either is counted, by kind, and ends the call's span failed."""
+        url = endpoint_url(self.base_url, path)
+        span = tracing.upstream_call(self.id, path, url, body)
         try:
-            if response.status >= 400:
-                raw = await self._read(response, ERROR_BODY_LIMIT)
-                payload = _decode_body(raw)
-                raise UpstreamError(
-                    "http",
-                    upstream_message(payload, f"upstream {self.id} answered HTTP {response.status}"),
-                    status=response.status,
-                    body=payload,
-                )
-            yield response
+            response = await self._send("POST", url, body)
+            span.set_attribute("http.response.status_code", response.status)
+            try:
+                if response.status >= 400:
+                    raw = await self._read(response, ERROR_BODY_LIMIT)
+                    payload = _decode_body(raw)
+                    raise UpstreamError(
+                        "http",
+                        upstream_message(payload, f"upstream {self.id} answered HTTP {response.status}"),
+                        status=response.status,
+                        body=payload,
+                    )
+                yield response
+            finally:
+                await response.aclose()
+        except UpstreamError as exc:
+            metrics.upstream_error(self.id, exc.kind)
+            tracing.failed(span, exc.kind)
+            raise
         finally:
-            await response.aclose()
+            span.end()
 
     async def _read(self, response: UpstreamAnswer, limit: int) -> bytes:
         """The body, read to at most ``limit`` bytes (beyond them, an UpstreamError)."""

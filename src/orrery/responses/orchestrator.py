@@ -16,6 +16,8 @@ from orrery.errors import InvalidRequest
 from orrery.ids import new_id
 from orrery.inference.errors import UpstreamError
 from orrery.inference.tokens import TokenCount
+from orrery.observability import tracing
+from orrery.observability.responses import ResponseObservation
 from orrery.responses.compaction import PendingCompaction, summarize
 from orrery.responses.events import QUEUED_EVENTS, EventCounter
 from orrery.responses.output_items import OutputItems, Seal
@@ -81,13 +83,15 @@ class ResponseRun:
         compaction: PendingCompaction | None = None,
         queued: bool = False,
         context: list[dict[str, Any]] | None = None,
+        started_ns: int | None = None,
     ) -> None:
         """``record``: where the response's state is stored, ``None`` for ``store: false``;
         ``toolset``: the request's tools, with the items shown and the calls run before the
         model's first turn; ``seal``: seals reasoning into ``encrypted_content``, when asked for;
         ``compaction``: the compaction run first, as the response's first output item;
         ``queued``: a background response, whose first events were sent when it was queued;
-        ``context``: the chain or conversation and the input, as stored (what a next turn follows)."""
+        ``context``: the chain or conversation and the input, as stored (what a next turn follows);
+        ``started_ns``: when the response was asked for (ns since the epoch)."""
         self.response_id = response_id
         self.created_at = created_at_us // 1_000_000
         self.params = params
@@ -106,6 +110,7 @@ class ResponseRun:
         self.compaction = compaction
         self._started = False
         self._finish_reason: str | None = None
+        self.observed = ResponseObservation(response_id, params["model"], started_ns)
 
     def _visible(self, item: dict[str, Any]) -> dict[str, Any]:
         return visible_item(item, self.params["include"])
@@ -119,19 +124,24 @@ class ResponseRun:
     async def announce(self) -> None:
         """Make the response known to every process before its id is sent (its stream starts)."""
         if self.record is not None:
-            await self.record.announce()
+            with self.observed.store_write("announce"):
+                await self.record.announce()
 
     def abandon_if_unstarted(self) -> None:
         """Store the response as cancelled if its events were never asked for (its client left
         before the first byte), so it neither stays ``in_progress`` nor holds its conversation."""
-        if not self._started and self.record is not None:
-            self._started = True
+        if self._started:
+            return
+        self._started = True
+        if self.record is not None:
             self.record.abandon(self._stored(self.snapshot("cancelled")))
+        self.observed.finished("cancelled", self.usage, self.output)
 
     async def event_batches(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The response's events, in batches that leave the server together: those one upstream
         chunk produced, or one tool step's."""
         self._started = True
+        self.observed.begin()
         event = self._event
         started = self.snapshot("in_progress")  # both opening events show it: nothing changes between them
         opening = [] if self.queued else [event("response.created", response=started)]
@@ -142,7 +152,12 @@ class ResponseRun:
                 async for out in self._compact(self.compaction):
                     yield [out]
             if self.chat_body is not None and not self.failure:
-                async for batch in self._answer(self.chat_body):
+                answer = self._answer(self.chat_body)
+                async for batch in answer:  # the first only: its time is the response's first output
+                    self.observed.first_output()
+                    yield batch
+                    break
+                async for batch in answer:
                     yield batch
             finish_reason = self._finish_reason
             status = "failed" if self.failure else "incomplete" if finish_reason in INCOMPLETE_REASONS else "completed"
@@ -153,6 +168,8 @@ class ResponseRun:
         finally:
             if not finished and self.record is not None:
                 self.record.abandon(self._stored(self.snapshot("cancelled")))
+            self.observed.finished(self.final["status"] if finished and self.final else "cancelled", self.usage,
+                                   self.output, self.failure.kind if self.failure else None)
 
     async def _answer(self, body: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
         """The model's turns, and the server-side tool calls between them."""
@@ -256,15 +273,19 @@ class ResponseRun:
             open_item, added = self.items.add_item(item)
             yield {**added, "item": self._visible(dict(item))}
             ids = {"item_id": item["id"], "output_index": open_item.index}
-            try:
-                async for event_type, fields in tool.run(call, item):
-                    yield self._event(event_type, **ids, **fields)
-            except ToolUnavailable as exc:
-                item["status"] = "failed"
-                self.failure = UpstreamError("connect", str(exc))
-            except Exception:
-                log.exception("server-side tool call %s (%s) failed", call.call_id, call.name)
-                item["status"] = "failed"
+            with tracing.tool_call(item["type"], call.name, call.call_id) as span:
+                try:
+                    async for event_type, fields in tool.run(call, item):
+                        yield self._event(event_type, **ids, **fields)
+                except ToolUnavailable as exc:
+                    item["status"] = "failed"
+                    self.failure = UpstreamError("connect", str(exc))
+                except Exception:
+                    log.exception("server-side tool call %s (%s) failed", call.call_id, call.name)
+                    item["status"] = "failed"
+                span.set_attribute("orrery.tool.status", str(item.get("status")))
+                if item.get("status") == "failed":
+                    tracing.failed(span, "tool")
             yield self._event("response.output_item.done", output_index=open_item.index, item=self._visible(item))
             if self.failure:
                 return
@@ -301,7 +322,8 @@ class ResponseRun:
         closing = [*closed, self._event(f"response.{status}", response=self.final)]
         if self.record is not None:
             try:
-                await self.record.finish(self._stored(self.final), completed_at_us, closing)
+                with self.observed.store_write("finish"):
+                    await self.record.finish(self._stored(self.final), completed_at_us, closing)
             except StoreWriteError:
                 log.error("response %s was answered but could not be stored", self.response_id)
         return closing

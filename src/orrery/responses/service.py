@@ -172,6 +172,7 @@ class ResponseService:
         A stored response in a conversation holds the conversation from here on: if anything
         fails before the run exists, the hold is released here; after, the run releases it.
         """
+        started_ns = time.time_ns()
         _check_context(request)
         _check_background_options(request)
         provider, upstream_model = self.router.resolve(request.model)
@@ -180,7 +181,7 @@ class ResponseService:
         hold, history = (None, chain) if chain is not None else await self._context(request, response_id)
         try:
             run = await self._prepared_run(request, response_id, provider, upstream_model, input_items, history,
-                                           hold)
+                                           hold, started_ns=started_ns)
         except BaseException:
             if hold is not None:
                 hold.release()
@@ -225,6 +226,7 @@ class ResponseService:
     async def background_run(self, job: Job) -> ResponseRun:
         """The run of a background response this process has taken from the queue: prepared
         from its request as at creation, against the chain or conversation as they are now."""
+        started_ns = time.time_ns()
         opened = self.sealer.open(job.request)
         if opened is None or not isinstance(opened.get("request"), str):
             raise InvalidRequest("The request of this background response could not be read: the server's "
@@ -237,7 +239,7 @@ class ResponseService:
             history = await self.conversations.store.all_items(hold.conversation_id) if hold is not None \
                 else await self._history(request.previous_response_id)
             return await self._prepared_run(request, job.response_id, provider, upstream_model, input_items,
-                                            history, hold, queued_at_us=job.created_at_us)
+                                            history, hold, queued_at_us=job.created_at_us, started_ns=started_ns)
         except BaseException:
             if hold is not None:
                 hold.release()
@@ -392,8 +394,10 @@ class ResponseService:
 
     async def _prepared_run(self, request: CreateResponseRequest, response_id: str, provider: ChatStreamer,
                             upstream_model: str, input_items: list[dict[str, Any]], history: list[dict[str, Any]],
-                            hold: ConversationHold | None, queued_at_us: int | None = None) -> ResponseRun:
-        """``queued_at_us``: when a background response was queued (its run, taken from the queue)."""
+                            hold: ConversationHold | None, queued_at_us: int | None = None,
+                            started_ns: int | None = None) -> ResponseRun:
+        """``queued_at_us``: when a background response was queued (its run, taken from the queue);
+        ``started_ns``: when the response was asked for, or its run taken from the queue."""
         shown_history, shown_input = self._expanded(request, history, input_items)
         _check_outputs_have_calls([*shown_history, *shown_input])
         toolset, chat_body = await self._upstream_body(request, provider, upstream_model, shown_input, shown_history)
@@ -435,6 +439,7 @@ class ResponseService:
             compaction=compaction,
             queued=queued_at_us is not None,
             context=[*history, *_stored_input(input_items)],
+            started_ns=started_ns,
         )
 
     async def _compaction_for(self, request: CreateResponseRequest, provider: ChatStreamer, upstream_model: str,

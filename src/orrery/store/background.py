@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orrery.store.common import storable
@@ -72,6 +72,12 @@ class BackgroundStore:
                 select(response_jobs.c.response_id, response_jobs.c.request)
                 .where(response_jobs.c.response_id.in_([row.id for row in rows])))).tuples().all())
         return [Job(row.id, row.created_at, row.conversation_id, requests.get(row.id, ""), row.owner) for row in rows]
+
+    async def queue_depth(self) -> int:
+        """Background responses queued and not yet taken by any process, of every project."""
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).select_from(responses).where(
+                responses.c.status == "queued"))).scalar_one())
 
     async def cancel_requested(self, response_ids: list[str]) -> list[str]:
         """Which of these running responses a client asked to cancel."""

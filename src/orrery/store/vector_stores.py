@@ -247,6 +247,12 @@ class VectorStoreStore:
                     return _store_file(row)
         return None
 
+    async def ingestion_queue_depth(self) -> int:
+        """Files waiting for ingestion or being ingested, in every store of every project."""
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).select_from(vector_store_files).where(
+                vector_store_files.c.status == "in_progress"))).scalar_one())
+
     async def renew_claim(self, store_id: str, file_id: str) -> None:
         async with self.engine.begin() as connection:
             await connection.execute(update(vector_store_files).where(
