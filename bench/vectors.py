@@ -9,8 +9,8 @@ other), and prints two tables:
 
 * ingestion before indexing: ``chunk_text`` cutting generated prose into chunks of 800 cl100k
   tokens; then chunks/s of ``LocalEmbedder.embed`` (all-MiniLM-L6-v2 on the CPU, loading timed
-  apart) on those chunks and on chunks of about 30 words. The model reads only the first 256 word
-  pieces of a text, so a long chunk costs what a 256-piece one does.
+  apart) on those chunks and on chunks of about 30 words. The model reads a text in windows of 256
+  word pieces, so a long chunk costs one run of the model per window it spans.
 * indexing, per backend: chunks/s of ``VectorStoreStore.store_chunks`` writing precomputed
   384-dimension vectors, 1,000 chunks (one file) per call, into one store that grows to each of
   ``--sizes``. On SQLite the FTS5 trigger runs in those inserts; on PostgreSQL
@@ -515,8 +515,8 @@ p50, p99, recall@10: after ANALYZE on PostgreSQL and a warm-up of {WARMUP_QUERIE
 hnsw: whether the plan of the search used the HNSW index, before/after ANALYZE (plans below).
 kw: keyword_search of 3 Zipf-drawn words (ORed), k={K}; kw hits: mean results per query (PostgreSQL's
   'english' configuration drops stop words, FTS5 does not).
-tokens: mean cl100k tokens per chunk. The embedding model reads only the first 256 word pieces of a text
-  (about 200 words), so an {LONG_TOKENS}-token chunk costs what a 256-piece one does.
+tokens: mean cl100k tokens per chunk. The embedding model reads a text in windows of 256 word pieces
+  (about 200 words each), so an {LONG_TOKENS}-token chunk costs one run of the model per window it spans.
 other%: CPU used meanwhile by other processes on the machine (not this one, not PostgreSQL), in % of
   one core, over the row's phase (for a store size: growing it and all its searches); near 0 means the
   two cores were ours."""
