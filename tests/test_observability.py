@@ -33,14 +33,16 @@ from wire import check_events, read_sse, stream
 
 PROVIDER_KEY = "sk-provider-secret-7777"
 CLIENT_KEY = "sk-client-secret-8888"
+ADMIN_KEY = "sk-admin-secret-3333"
 URL_PASSWORD = "url-password-9999"
 URL_TOKEN = "url-query-token-1111"
 MCP_QUERY_TOKEN = "mcp-query-token-2222"
-SECRETS = (PROVIDER_KEY, CLIENT_KEY, URL_PASSWORD, URL_TOKEN, MCP_QUERY_TOKEN, MCP_TOKEN, WEB_SEARCH_KEY)
+SECRETS = (PROVIDER_KEY, CLIENT_KEY, ADMIN_KEY, URL_PASSWORD, URL_TOKEN, MCP_QUERY_TOKEN, MCP_TOKEN, WEB_SEARCH_KEY)
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
 RESPONSES = "/v1/responses"
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @dataclass
@@ -73,14 +75,15 @@ def providers(upstream, stalled_port: int) -> list[dict]:
 @contextmanager
 def observed_server(directory: Path, upstream, *args: str, name: str = "server") -> Iterator[Observed]:
     """A server of its own logging at INFO, with the scripted upstreams and the web search API, that
-    wants ``CLIENT_KEY``."""
+    wants ``CLIENT_KEY`` (``ADMIN_KEY`` for its metrics)."""
     directory.mkdir(parents=True, exist_ok=True)
     with socket.socket() as stalled:
         stalled.bind(("127.0.0.1", 0))
         stalled.listen(8)
         config = {"providers": providers(upstream, stalled.getsockname()[1]), "data_dir": str(directory),
                   "db": f"sqlite:///{directory / 'orrery.db'}", "outbound": {"allow": ["127.0.0.1"]},
-                  "api_keys": [{"key": CLIENT_KEY, "project": "tests"}],
+                  "api_keys": [{"key": CLIENT_KEY, "project": "tests"},
+                               {"key": ADMIN_KEY, "project": "operators", "admin": True}],
                   "web_search": {"base_url": upstream.search_url, "api_key": WEB_SEARCH_KEY, "timeout": 2}}
         log = directory / f"{name}.log"
         process, url = start_server(config, log_path=log, extra_args=("--log-level", "info", *args))
@@ -105,7 +108,7 @@ def json_server(upstream, tmp_path_factory) -> Iterator[Observed]:
 
 def scrape(url: str) -> list[Any]:
     """Every sample ``/metrics`` shows, parsed as Prometheus parses it."""
-    answer = httpx.get(f"{url}/metrics", timeout=10)
+    answer = httpx.get(f"{url}/metrics", headers=ADMIN, timeout=10)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     return [sample for family in text_string_to_metric_families(answer.text) for sample in family.samples]
 
@@ -117,6 +120,16 @@ def value(samples: list[Any], name: str, **labels: str) -> float:
 
 def labels_of(samples: list[Any]) -> set[str]:
     return {label for s in samples for label in s.labels.values()}
+
+
+def test_with_keys_the_metrics_need_an_admin_key(json_server):
+    """They count every project's work: a project's key gets a 403, no key a 401."""
+    unkeyed = httpx.get(f"{json_server.url}/metrics", timeout=10)
+    assert unkeyed.status_code == 401 and unkeyed.json()["error"]["type"] == "invalid_request_error"
+    project = httpx.get(f"{json_server.url}/metrics", headers=AUTH, timeout=10)
+    assert project.status_code == 403 and project.json()["error"]["code"] == "admin_key_required"
+    assert "orrery_requests_total" not in project.text
+    assert scrape(json_server.url)
 
 
 def test_requests_responses_tokens_tools_and_errors_are_counted(json_server, upstream, model):

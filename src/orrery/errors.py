@@ -46,5 +46,16 @@ class NotFound(APIError):
         super().__init__(message, param=param, code=code)
 
 
+class AdminOnly(APIError):
+    """What belongs to the server, not to a project, asked for with a project's key."""
+
+    status_code = 403
+    error_type = "permission_error"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} the server's, not a project's: reading them needs an admin key.",
+                         code="admin_key_required")
+
+
 class Conflict(APIError):
     status_code = 409

@@ -32,6 +32,13 @@ def owner() -> str | None:
     return principal.project if principal is not None else None
 
 
+def reads_server_wide() -> bool:
+    """Whether the current principal may read what is the server's and no project's (its
+    recordings, its metrics): an admin key, or a server with no keys."""
+    principal = current.get()
+    return principal is None or principal.admin
+
+
 def owner_filter(column: Any) -> ColumnElement[bool]:
     """The condition on a table's ``owner`` column that keeps what the current principal may see."""
     principal = current.get()

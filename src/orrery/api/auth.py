@@ -22,7 +22,7 @@ from orrery.errors import APIError
 from orrery.principals import Principal, current
 from orrery.store.api_keys import ApiKeyStore, key_hash
 
-GUARDED = ("/v1/", "/console/api/")
+GUARDED = ("/v1/", "/console/api/", "/metrics")
 """The paths that need a key; the console's own page and files (``/console/*``) hold no data."""
 
 RECHECK_AFTER = 5.0

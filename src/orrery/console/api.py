@@ -17,15 +17,11 @@ from starlette.responses import Response
 
 from orrery import principals
 from orrery.api.common import JSONBody, services
-from orrery.errors import APIError, NotFound
+from orrery.errors import AdminOnly, NotFound
 from orrery.recording.storage import Recording, RecordingStore
 from orrery.wire import objects
 
 RECORDING_HASH = re.compile(r"^[0-9a-f]{64}$")
-
-ADMIN_ONLY = APIError("Recordings are the server's, not a project's: reading them needs an admin key.",
-                      status_code=403, error_type="permission_error", code="admin_key_required")
-
 
 def _summary(recording: Recording) -> dict[str, Any]:
     return {"id": recording.request_hash, "object": "recording", "endpoint": recording.endpoint,
@@ -39,9 +35,8 @@ def console_api(recording_dir: Path | None) -> APIRouter:
     recordings = RecordingStore(recording_dir) if recording_dir is not None else None
 
     def readable() -> RecordingStore | None:
-        principal = principals.current.get()
-        if principal is not None and not principal.admin:
-            raise ADMIN_ONLY
+        if not principals.reads_server_wide():
+            raise AdminOnly("Recordings are")
         return recordings
 
     @router.get("/conversations")
