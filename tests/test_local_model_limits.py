@@ -6,8 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import openai
@@ -15,22 +13,17 @@ import pytest
 
 from conftest import start_server, stop_server
 from orrery.inference.gguf import bundled_model_path
+from test_local_model import LONG as LONG_ANSWER
+from test_local_model import MODEL, Local
 from wire import check_events, check_response, read_sse
 
-MODEL = "local/smollm2-135m-instruct"
 CAP = 12
 MAX_WAIT = 2
-LONG = {"model": MODEL, "input": "Write a very long story about a dragon, with many chapters. Each chapter is long.",
-        "max_output_tokens": 2000, "temperature": 0, "stream": True}
-
-
-class Capped(NamedTuple):
-    base_url: str
-    log: Path
+LONG = {**LONG_ANSWER, "stream": True}
 
 
 @pytest.fixture(scope="module")
-def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     """The bundled model as a configured provider, with a small output cap and a short wait."""
     directory = tmp_path_factory.mktemp("capped")
     log = directory / "server.log"
@@ -38,7 +31,7 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
                 "max_queue_wait": MAX_WAIT}
     process, url = start_server({"providers": [provider], "db": f"sqlite:///{directory / 'capped.db'}",
                                  "data_dir": str(directory / "data")}, log_path=log, extra_args=("--log-level", "info"))
-    yield Capped(f"{url}/v1", log)
+    yield Local(f"{url}/v1", log)
     stop_server(process)
 
 
