@@ -70,8 +70,9 @@ def _sdk_create(base_url: str) -> Exception | None:
 
 def test_a_request_that_waits_too_long_is_answered_503_with_retry_after(capped):
     """While a long generation holds the model, requests wait their turn, the log says how many
-    are ahead, and past ``max_queue_wait`` each is answered 503 with ``Retry-After``, before any
-    byte when its answer has not started; a streamed response, started, ends ``failed``."""
+    are ahead, and past ``max_queue_wait`` each is answered 503 with ``Retry-After`` before any
+    byte, a streamed response too (it waits for its turn before its first event), and is stored
+    ``failed``; the model is free again afterwards, for a stream as for the rest."""
     short = {"model": MODEL, "input": "Say hello.", "max_output_tokens": 4}
     chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
     waiting = {
@@ -99,24 +100,23 @@ def test_a_request_that_waits_too_long_is_answered_503_with_retry_after(capped):
             thread.join()
         assert MAX_WAIT <= time.monotonic() - started < MAX_WAIT + 5
 
-    for name in ("response", "another response"):
+    for name in ("response", "another response", "streamed response"):
         refused = answers[name]
         assert isinstance(refused, httpx.Response)
         assert _busy_error(refused)["code"] == "server_error"
         assert refused.headers["x-response-id"].startswith("resp_")
+        stored = httpx.get(f"{capped.base_url}/responses/{refused.headers['x-response-id']}", timeout=10).json()
+        assert stored["status"] == "failed" and "is busy" in stored["error"]["message"]
     chat_answer = answers["chat"]
     assert isinstance(chat_answer, httpx.Response) and _busy_error(chat_answer)["code"] == "model_busy"
     raised = answers["sdk"]
     assert isinstance(raised, openai.InternalServerError)
     assert raised.status_code == 503 and raised.response.headers["retry-after"] == str(MAX_WAIT)
-    streamed = answers["streamed response"]
-    assert isinstance(streamed, httpx.Response) and streamed.status_code == 200
-    final = check_events(read_sse(streamed.content))
-    assert final["status"] == "failed"
-    assert final["error"]["code"] == "server_error" and "is busy" in final["error"]["message"]
     log = capped.log.read_text()
     for ahead in range(1, len(waiting) + 1):
         assert f"waiting for the embedded model local/smollm2-135m-instruct: {ahead} ahead" in log
 
     served = httpx.post(f"{capped.base_url}/responses", json=short, timeout=30)
     assert served.status_code == 200, served.text
+    streamed = httpx.post(f"{capped.base_url}/responses", json={**short, "stream": True}, timeout=30)
+    assert streamed.status_code == 200 and check_events(read_sse(streamed.content))["status"] == "incomplete"

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from orrery.api.common import STREAMED, JSONBody, errors, include_param, json_body, services
 from orrery.api.disconnect import EventStream, unless_disconnected
-from orrery.inference.errors import http_error
+from orrery.inference.errors import UpstreamError, http_error
 from orrery.responses.background import BackgroundRunner
 from orrery.responses.orchestrator import ResponseRun
 from orrery.responses.service import Queued
@@ -77,7 +77,13 @@ async def create_response(request: Request) -> Response:
     headers = {"x-response-id": run.response_id}
     if body.stream:
         try:
+            gone = await unless_disconnected(request, run.admit())
+            if gone is not None:
+                run.abandon_if_unstarted()
+                return gone
             await run.announce()
+        except UpstreamError as exc:
+            raise http_error(exc, response_id=run.response_id) from None
         except BaseException:
             run.abandon_if_unstarted()
             raise

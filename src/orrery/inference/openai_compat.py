@@ -159,6 +159,12 @@ class OpenAICompatProvider:
             async for chunk in response.chunks():
                 yield chunk
 
+    async def admit(self) -> None:
+        """Nothing to wait for: an HTTP upstream takes requests side by side."""
+
+    def release_admission(self) -> None:
+        """Nothing was taken."""
+
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Yield the chunks of a streamed chat completion as dicts, each checked; an answer that
         is not an event stream, or ends before the upstream said it finished, is an UpstreamError."""

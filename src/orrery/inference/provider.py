@@ -30,6 +30,16 @@ class Provider(Protocol):
         """The chunks of a streamed chat completion; failures raise UpstreamError."""
         ...
 
+    async def admit(self) -> None:
+        """Wait, before a stream's first byte, for a model that answers one request at a time;
+        the wait's UpstreamError (a 503) if it stays busy. The current task's next ``stream_chat``
+        uses the turn waited for."""
+        ...
+
+    def release_admission(self) -> None:
+        """Give back an admission the current task did not use."""
+        ...
+
     def open_stream(self, path: str, body: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
         """POST ``body`` to ``path`` and hold a StreamedAnswer open; a refusal raises UpstreamError."""
         ...

@@ -51,6 +51,10 @@ class ChatStreamer(Protocol):
 
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
+    async def admit(self) -> None: ...
+
+    def release_admission(self) -> None: ...
+
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount: ...
 
     async def context_window(self, model: str, *, discover: bool = False) -> int | None: ...
@@ -127,12 +131,27 @@ class ResponseRun:
             with self.observed.store_write("announce"):
                 await self.record.announce()
 
+    async def admit(self) -> None:
+        """Before a stream's first byte: wait for a model that answers one request at a time, so
+        that one which stays busy refuses the stream with a 503 and ``Retry-After`` (raised as the
+        UpstreamError, the response stored ``failed``), as it refuses a non-streamed request."""
+        try:
+            await self.provider.admit()
+        except UpstreamError as exc:
+            self._started = True
+            self.failure = exc
+            self.observed.begin()
+            await self._finish("failed", None, [])
+            self.observed.finished("failed", self.usage, self.output, exc.kind)
+            raise
+
     def abandon_if_unstarted(self) -> None:
         """Store the response as cancelled if its events were never asked for (its client left
         before the first byte), so it neither stays ``in_progress`` nor holds its conversation."""
         if self._started:
             return
         self._started = True
+        self.provider.release_admission()
         if self.record is not None:
             self.record.abandon(self._stored(self.snapshot("cancelled")))
         self.observed.finished("cancelled", self.usage, self.output)
@@ -166,6 +185,7 @@ class ResponseRun:
             finished = True
             yield closing
         finally:
+            self.provider.release_admission()
             if not finished and self.record is not None:
                 self.record.abandon(self._stored(self.snapshot("cancelled")))
             self.observed.finished(self.final["status"] if finished and self.final else "cancelled", self.usage,
