@@ -77,10 +77,11 @@ async def create_response(request: Request) -> Response:
     headers = {"x-response-id": run.response_id}
     if body.stream:
         try:
-            gone = await unless_disconnected(request, run.admit())
-            if gone is not None:
-                run.abandon_if_unstarted()
-                return gone
+            if run.provider.takes_turns:  # it may wait for its turn: a client may leave meanwhile
+                gone = await unless_disconnected(request, run.admit())
+                if gone is not None:
+                    run.abandon_if_unstarted()
+                    return gone
             await run.announce()
         except UpstreamError as exc:
             raise http_error(exc, response_id=run.response_id) from None

@@ -127,6 +127,8 @@ class LocalProvider:
                 if item["choices"] or include_usage:
                     yield item
 
+    takes_turns = True
+
     async def admit(self) -> None:
         await self._turns.admit()
 

@@ -159,8 +159,11 @@ class OpenAICompatProvider:
             async for chunk in response.chunks():
                 yield chunk
 
+    takes_turns = False
+    """An HTTP upstream takes requests side by side: ``admit`` has nothing to wait for."""
+
     async def admit(self) -> None:
-        """Nothing to wait for: an HTTP upstream takes requests side by side."""
+        """Nothing to wait for."""
 
     def release_admission(self) -> None:
         """Nothing was taken."""

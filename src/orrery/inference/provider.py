@@ -21,6 +21,8 @@ class StreamedAnswer(Protocol):
 
 class Provider(Protocol):
     id: str
+    takes_turns: bool
+    """Whether it answers one request at a time, so that a request may wait for ``admit``."""
 
     def serves(self, model: str) -> bool:
         """False when the provider knows it has no model of that name."""

@@ -48,6 +48,7 @@ def _cut_short(body: dict[str, Any], written: int | None, items: OutputItems) ->
 
 class ChatStreamer(Protocol):
     id: str
+    takes_turns: bool
 
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
