@@ -3,27 +3,20 @@ import type { Conversation } from "openai/resources/conversations/conversations"
 import type { ConversationItem } from "openai/resources/conversations/items";
 import { type FormEvent, useEffect, useState } from "react";
 
-import { consoleURL, errorText, formatTime, type ListPage } from "./api";
+import { consoleURL, formatTime, type ListPage } from "./api";
 import { ErrorNote, Json } from "./Json";
+import { useLoaded } from "./loading";
 
 function ConversationDetail({ client, id }: { client: OpenAI; id: string }) {
-  const [conversation, setConversation] = useState<Conversation | null>(null);
-  const [items, setItems] = useState<ConversationItem[]>([]);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    setConversation(null);
-    setError("");
-    Promise.all([client.conversations.retrieve(id), client.conversations.items.list(id, { order: "asc", limit: 100 })])
-      .then(([found, page]) => {
-        setConversation(found);
-        setItems(page.data);
-      })
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client, id]);
+  const { value, error } = useLoaded(
+    () => Promise.all([client.conversations.retrieve(id), client.conversations.items.list(id, { order: "asc", limit: 100 })]),
+    [client, id],
+  );
 
   if (error) return <ErrorNote error={error} />;
-  if (!conversation) return <p aria-busy="true">Loading {id}</p>;
+  if (!value) return <p aria-busy="true">Loading {id}</p>;
+  const [conversation, page] = value;
+  const items: ConversationItem[] = page.data;
   return (
     <article data-testid="conversation-detail">
       <header>
@@ -38,14 +31,10 @@ function ConversationDetail({ client, id }: { client: OpenAI; id: string }) {
 }
 
 function ConversationList({ client }: { client: OpenAI }) {
-  const [page, setPage] = useState<ListPage<Conversation> | null>(null);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    client.get<ListPage<Conversation>>(consoleURL("/conversations"), { query: { limit: 50 } })
-      .then(setPage)
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client]);
+  const { value: page, error } = useLoaded(
+    () => client.get<ListPage<Conversation>>(consoleURL("/conversations"), { query: { limit: 50 } }),
+    [client],
+  );
 
   return (
     <>

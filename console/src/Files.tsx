@@ -2,10 +2,11 @@ import type OpenAI from "openai";
 import type { FileObject } from "openai/resources/files";
 import type { VectorStore, VectorStoreSearchResponse } from "openai/resources/vector-stores/vector-stores";
 import type { VectorStoreFile } from "openai/resources/vector-stores/files";
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 
 import { errorText, formatTime } from "./api";
 import { ErrorNote } from "./Json";
+import { submitted } from "./loading";
 
 const POLL_MS = 1000;
 
@@ -31,27 +32,15 @@ function VectorStoreView({ client, store, files }: { client: OpenAI; store: Vect
     return () => window.clearInterval(timer);
   }, [ingesting, refresh]);
 
-  async function attach(event: FormEvent) {
-    event.preventDefault();
-    setError("");
-    try {
-      await client.vectorStores.files.create(store.id, { file_id: chosen });
-      await refresh();
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  }
+  const attach = submitted(setError, async () => {
+    await client.vectorStores.files.create(store.id, { file_id: chosen });
+    await refresh();
+  });
 
-  async function search(event: FormEvent) {
-    event.preventDefault();
-    setError("");
-    try {
-      const page = await client.vectorStores.search(store.id, { query, max_num_results: 10 });
-      setResults(page.data);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  }
+  const search = submitted(setError, async () => {
+    const page = await client.vectorStores.search(store.id, { query, max_num_results: 10 });
+    setResults(page.data);
+  });
 
   const filename = (id: string) => files.find((file) => file.id === id)?.filename ?? id;
   return (
@@ -122,30 +111,18 @@ export function Files({ client }: { client: OpenAI }) {
 
   useEffect(() => { refresh(); }, [refresh]);
 
-  async function uploadFile(event: FormEvent) {
-    event.preventDefault();
-    if (!upload) return;
-    setError("");
-    try {
-      await client.files.create({ file: upload, purpose: "assistants" });
-      await refresh();
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  }
+  const uploadFile = submitted(setError, async () => {
+    if (!upload) return; // the button is disabled without a file
+    await client.files.create({ file: upload, purpose: "assistants" });
+    await refresh();
+  });
 
-  async function createStore(event: FormEvent) {
-    event.preventDefault();
-    setError("");
-    try {
-      const store = await client.vectorStores.create({ name: storeName });
-      setStoreName("");
-      await refresh();
-      setSelected(store.id);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  }
+  const createStore = submitted(setError, async () => {
+    const store = await client.vectorStores.create({ name: storeName });
+    setStoreName("");
+    await refresh();
+    setSelected(store.id);
+  });
 
   const store = stores.find((candidate) => candidate.id === selected);
   return (

@@ -1,8 +1,7 @@
 import type OpenAI from "openai";
-import { useEffect, useState } from "react";
-
-import { consoleURL, errorText, type ListPage } from "./api";
+import { consoleURL, type ListPage } from "./api";
 import { ErrorNote, Json } from "./Json";
+import { useLoaded } from "./loading";
 
 interface RecordingSummary {
   id: string;
@@ -21,15 +20,10 @@ interface RecordingFile {
 }
 
 function RecordingDetail({ client, id }: { client: OpenAI; id: string }) {
-  const [recording, setRecording] = useState<RecordingFile | null>(null);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    setRecording(null);
-    client.get<RecordingFile>(consoleURL(`/recordings/${encodeURIComponent(id)}`))
-      .then(setRecording)
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client, id]);
+  const { value: recording, error } = useLoaded(
+    () => client.get<RecordingFile>(consoleURL(`/recordings/${encodeURIComponent(id)}`)),
+    [client, id],
+  );
 
   if (error) return <ErrorNote error={error} />;
   if (!recording) return <p aria-busy="true">Loading {id}</p>;
@@ -49,15 +43,10 @@ function RecordingDetail({ client, id }: { client: OpenAI; id: string }) {
 }
 
 export function Recordings({ client, id }: { client: OpenAI; id: string }) {
-  const [page, setPage] = useState<ListPage<RecordingSummary> | null>(null);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    if (id) return;
-    client.get<ListPage<RecordingSummary>>(consoleURL("/recordings"))
-      .then(setPage)
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client, id]);
+  const { value: page, error } = useLoaded(
+    id ? null : () => client.get<ListPage<RecordingSummary>>(consoleURL("/recordings")),
+    [client, id],
+  );
 
   if (id) {
     return (

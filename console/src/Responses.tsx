@@ -2,8 +2,9 @@ import type OpenAI from "openai";
 import type { Response, ResponseItem } from "openai/resources/responses/responses";
 import { type FormEvent, useEffect, useState } from "react";
 
-import { errorText, formatTime, type ListPage } from "./api";
+import { formatTime, type ListPage } from "./api";
 import { ErrorNote, Json } from "./Json";
+import { useLoaded } from "./loading";
 
 /** What the response says of its own making, without what it produced. */
 function requestParameters(response: Response): Record<string, unknown> {
@@ -15,14 +16,10 @@ function requestParameters(response: Response): Record<string, unknown> {
 }
 
 function ResponseList({ client }: { client: OpenAI }) {
-  const [page, setPage] = useState<ListPage<Response> | null>(null);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    client.get<ListPage<Response>>("/responses", { query: { limit: 50 } })
-      .then(setPage)
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client]);
+  const { value: page, error } = useLoaded(
+    () => client.get<ListPage<Response>>("/responses", { query: { limit: 50 } }),
+    [client],
+  );
 
   return (
     <>
@@ -46,23 +43,15 @@ function ResponseList({ client }: { client: OpenAI }) {
 }
 
 function ResponseDetail({ client, id }: { client: OpenAI; id: string }) {
-  const [response, setResponse] = useState<Response | null>(null);
-  const [inputs, setInputs] = useState<ResponseItem[]>([]);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    setResponse(null);
-    setError("");
-    Promise.all([client.responses.retrieve(id), client.responses.inputItems.list(id, { order: "asc", limit: 100 })])
-      .then(([found, items]) => {
-        setResponse(found);
-        setInputs(items.data);
-      })
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client, id]);
+  const { value, error } = useLoaded(
+    () => Promise.all([client.responses.retrieve(id), client.responses.inputItems.list(id, { order: "asc", limit: 100 })]),
+    [client, id],
+  );
 
   if (error) return <ErrorNote error={error} />;
-  if (!response) return <p aria-busy="true">Loading {id}</p>;
+  if (!value) return <p aria-busy="true">Loading {id}</p>;
+  const [response, items] = value;
+  const inputs: ResponseItem[] = items.data;
   return (
     <article data-testid="response-detail">
       <header>

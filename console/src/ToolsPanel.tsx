@@ -1,26 +1,21 @@
 import type OpenAI from "openai";
 import type { VectorStore } from "openai/resources/vector-stores/vector-stores";
-import { useEffect, useState } from "react";
 
-import { errorText } from "./api";
 import { ErrorNote } from "./Json";
 import type { ToolChoices } from "./tools";
+import { useLoaded } from "./loading";
 
 export function ToolsPanel({ client, choices, onChange }: {
   client: OpenAI;
   choices: ToolChoices;
   onChange: (choices: ToolChoices) => void;
 }) {
-  const [stores, setStores] = useState<VectorStore[]>([]);
-  const [error, setError] = useState("");
+  const { value: page, error } = useLoaded(
+    choices.fileSearch ? () => client.vectorStores.list({ limit: 100 }) : null,
+    [client, choices.fileSearch],
+  );
+  const stores: VectorStore[] = page?.data ?? [];
   const set = (change: Partial<ToolChoices>) => onChange({ ...choices, ...change });
-
-  useEffect(() => {
-    if (!choices.fileSearch) return;
-    client.vectorStores.list({ limit: 100 })
-      .then((page) => setStores(page.data))
-      .catch((caught: unknown) => setError(errorText(caught)));
-  }, [client, choices.fileSearch]);
 
   return (
     <details>
