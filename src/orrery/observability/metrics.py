@@ -72,9 +72,9 @@ BACKGROUND_QUEUE = Gauge("orrery_background_queue_depth", "Background responses 
 
 _request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _model_series: dict[str, tuple[Any, Any, Any]] = {}
-_status_series: dict[str, Any] = {}
-_tool_series: dict[str, Any] = {}
-_error_series: dict[tuple[str, str], Any] = {}
+_status_series: dict[tuple[str, ...], Any] = {}
+_tool_series: dict[tuple[str, ...], Any] = {}
+_error_series: dict[tuple[str, ...], Any] = {}
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
@@ -98,10 +98,11 @@ def _for_model(model: str) -> tuple[Any, Any, Any]:
     return series
 
 
-def _counter(cache: dict[str, Any], counter: Counter, label: str) -> Any:
-    child = cache.get(label)
+def _counter(cache: dict[tuple[str, ...], Any], counter: Counter, *labels: str) -> Any:
+    """``counter``'s child for ``labels``, made once and kept in ``cache``."""
+    child = cache.get(labels)
     if child is None:
-        child = cache[label] = counter.labels(label)
+        child = cache[labels] = counter.labels(*labels)
     return child
 
 
@@ -124,11 +125,7 @@ def response_finished(model: str, status: str, usage: Usage | None, first_output
 
 
 def upstream_error(provider: str, kind: str) -> None:
-    key = (provider, kind)
-    child = _error_series.get(key)
-    if child is None:
-        child = _error_series[key] = UPSTREAM_ERRORS.labels(provider, kind)
-    child.inc()
+    _counter(_error_series, UPSTREAM_ERRORS, provider, kind).inc()
 
 
 class RequestMetrics:

@@ -122,10 +122,6 @@ def start(env: Mapping[str, str] = os.environ) -> Callable[[], None]:
     return stop
 
 
-def enabled() -> bool:
-    return _tracer is not None
-
-
 def _start(name: str, attributes: dict[str, Any], parent: Any = None, start_time: int | None = None) -> Any:
     from opentelemetry.trace import set_span_in_context
 
