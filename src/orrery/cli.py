@@ -11,9 +11,10 @@ import logging
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from orrery import keys, uploads
+from orrery.observability.logs import LogFormat
 from orrery.recording import cli as recording_cli
 from orrery.recording.modes import RecordingMode
 
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="SQLAlchemy URL of the store (default sqlite:///~/.orrery/orrery.db)")
     serve.add_argument("--workers", type=int, help="worker processes sharing the store (default 1)")
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
-    serve.add_argument("--log-format", choices=["text", "json"],
+    serve.add_argument("--log-format", choices=get_args(LogFormat),
                        help="log lines as text, or one JSON object each (default text; $ORRERY_LOG_FORMAT)")
     serve.add_argument("--recording-mode", choices=[m.value for m in RecordingMode],
                        help="record or replay upstream calls (default live; $ORRERY_RECORDING_MODE)")

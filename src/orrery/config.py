@@ -16,7 +16,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from orrery.observability.logs import LogFormat
 from orrery.recording.modes import RecordingMode
 
 DEFAULT_PORT = 8321
@@ -158,7 +159,7 @@ class Settings(_Model):
     data_dir: Annotated[_ExpandedPath, From("data_dir", "ORRERY_DATA_DIR")] = Field(
         default_factory=lambda: Path.home() / ".orrery")
     log_level: Annotated[str, From("log_level", "ORRERY_LOG_LEVEL")] = "info"
-    log_format: Annotated[Literal["text", "json"], From("log_format", "ORRERY_LOG_FORMAT")] = "text"
+    log_format: Annotated[LogFormat, From("log_format", "ORRERY_LOG_FORMAT")] = "text"
     """``json``: each log line a JSON object, with the response id (and trace ids) it is written for."""
     recording_mode: Annotated[RecordingMode, From("recording.mode", "ORRERY_RECORDING_MODE")] = RecordingMode.LIVE
     recording_dir: Annotated[_ExpandedPath | None, From("recording.dir", "ORRERY_RECORDING_DIR")] = None
