@@ -132,9 +132,6 @@ class LocalProvider:
     async def admit(self) -> None:
         await self._turns.admit()
 
-    def release_admission(self) -> None:
-        self._turns.release_admission()
-
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self._chunks(body):
             yield chunk

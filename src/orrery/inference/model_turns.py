@@ -75,12 +75,6 @@ class ModelTurns:
         self._admitted = task
         task.add_done_callback(self._release_unused)
 
-    def release_admission(self) -> None:
-        """Give the model back if the current task was admitted and has not taken its turn."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._release_unused(task)
-
     def _release_unused(self, task: asyncio.Task[Any]) -> None:
         if self._admitted is task:
             self._admitted = None

@@ -165,9 +165,6 @@ class OpenAICompatProvider:
     async def admit(self) -> None:
         """Nothing to wait for."""
 
-    def release_admission(self) -> None:
-        """Nothing was taken."""
-
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Yield the chunks of a streamed chat completion as dicts, each checked; an answer that
         is not an event stream, or ends before the upstream said it finished, is an UpstreamError."""

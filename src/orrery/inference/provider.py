@@ -35,11 +35,7 @@ class Provider(Protocol):
     async def admit(self) -> None:
         """Wait, before a stream's first byte, for a model that answers one request at a time;
         the wait's UpstreamError (a 503) if it stays busy. The current task's next ``stream_chat``
-        uses the turn waited for."""
-        ...
-
-    def release_admission(self) -> None:
-        """Give back an admission the current task did not use."""
+        uses the turn waited for; a turn it never uses is given back when the task ends."""
         ...
 
     def open_stream(self, path: str, body: dict[str, Any]) -> AbstractAsyncContextManager[Any]:

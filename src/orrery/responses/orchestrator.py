@@ -54,8 +54,6 @@ class ChatStreamer(Protocol):
 
     async def admit(self) -> None: ...
 
-    def release_admission(self) -> None: ...
-
     async def count_tokens(self, body: dict[str, Any]) -> TokenCount: ...
 
     async def context_window(self, model: str, *, discover: bool = False) -> int | None: ...
@@ -152,7 +150,6 @@ class ResponseRun:
         if self._started:
             return
         self._started = True
-        self.provider.release_admission()
         if self.record is not None:
             self.record.abandon(self._stored(self.snapshot("cancelled")))
         self.observed.finished("cancelled", self.usage, self.output)
@@ -186,7 +183,6 @@ class ResponseRun:
             finished = True
             yield closing
         finally:
-            self.provider.release_admission()
             if not finished and self.record is not None:
                 self.record.abandon(self._stored(self.snapshot("cancelled")))
             self.observed.finished(self.final["status"] if finished and self.final else "cancelled", self.usage,
